@@ -1,0 +1,186 @@
+package fs
+
+import (
+	"context"
+	"sync"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/gosshfs/gosshfs/remote"
+)
+
+// dataSettle is how long after a file's mtime its cached data is distrusted:
+// SFTP version 3 mtimes have one-second resolution, so a same-size rewrite
+// within the same second leaves size and mtime unchanged.
+const dataSettle = 2 * time.Second
+
+// Handle is an open file.
+type Handle struct {
+	node  *Node
+	file  *remote.File
+	flags uint32
+
+	mu sync.Mutex // guards wrote
+	// wrote is set by the first write; the node's cached attributes and
+	// data state are dropped at flush.
+	wrote bool
+}
+
+// The go-fuse file interfaces Handle implements.
+var (
+	_ gofs.FileReader   = (*Handle)(nil)
+	_ gofs.FileWriter   = (*Handle)(nil)
+	_ gofs.FileFlusher  = (*Handle)(nil)
+	_ gofs.FileFsyncer  = (*Handle)(nil)
+	_ gofs.FileReleaser = (*Handle)(nil)
+)
+
+func newHandle(n *Node, f *remote.File, flags uint32) *Handle {
+	h := &Handle{node: n, file: f, flags: flags}
+	f.SetLocator(n.path)
+	return h
+}
+
+// Open opens the remote file and revalidates the node's attributes with the
+// server: the kernel's page cache is kept only when the file is unchanged
+// since it was cached.
+func (n *Node) Open(ctx context.Context, flags uint32) (_ gofs.FileHandle, fuseFlags uint32, errno syscall.Errno) {
+	p, ok := n.path()
+	defer n.fs.trace(ctx, "open", p, time.Now(), &errno)
+	if !ok {
+		return nil, 0, syscall.ENOENT
+	}
+
+	oflags := openFlags(flags) | int(flags&syscall.O_TRUNC)
+	type statResult struct {
+		a   remote.Attr
+		err error
+	}
+	statDone := make(chan statResult, 1)
+	go func() {
+		a, err := n.fs.client.Stat(ctx, p)
+		statDone <- statResult{a, err}
+	}()
+	file, err := n.fs.client.Open(ctx, p, oflags)
+	st := <-statDone
+	if err != nil {
+		n.fs.meta.Invalidate(p)
+		return nil, 0, toErrno(err)
+	}
+	if flags&syscall.O_TRUNC != 0 {
+		st.a, st.err = file.Stat(ctx)
+	}
+	if st.err != nil {
+		file.Close(ctx)
+		return nil, 0, toErrno(st.err)
+	}
+
+	n.fs.meta.Invalidate(p)
+	n.fs.meta.PutAttr(p, st.a)
+	h := newHandle(n, file, flags)
+	n.addHandle(h)
+	if n.keepCache(st.a) {
+		fuseFlags |= fuse.FOPEN_KEEP_CACHE
+	} else {
+		// The kernel's attributes may be stale too: a grown file would be
+		// read only up to its old size.
+		n.NotifyContent(-1, 0)
+	}
+	return h, fuseFlags, 0
+}
+
+// keepCache decides at open whether the page cache may be kept, and
+// records a as the state of the data cached from now on.
+func (n *Node) keepCache(a remote.Attr) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	keep := n.dataValid && n.dataSize == a.Size && n.dataMtime == a.Mtime &&
+		n.dataCachedAt.Sub(time.Unix(int64(a.Mtime), 0)) > dataSettle
+	if !keep {
+		n.dataSize, n.dataMtime, n.dataCachedAt, n.dataValid = a.Size, a.Mtime, time.Now(), true
+	}
+	return keep
+}
+
+// markDataCached records that the kernel's page cache matches a.
+func (n *Node) markDataCached(a remote.Attr) {
+	n.mu.Lock()
+	n.dataSize, n.dataMtime, n.dataCachedAt, n.dataValid = a.Size, a.Mtime, time.Now(), true
+	n.mu.Unlock()
+}
+
+// changedLocally drops what is known about the node's attributes after
+// this mount changed its content.
+func (n *Node) changedLocally() {
+	if p, ok := n.path(); ok {
+		n.fs.meta.Invalidate(p)
+	}
+	n.mu.Lock()
+	n.dataValid = false
+	n.mu.Unlock()
+}
+
+func (h *Handle) Read(ctx context.Context, dest []byte, off int64) (_ fuse.ReadResult, errno syscall.Errno) {
+	n, err := h.file.ReadAt(ctx, dest, off)
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+func (h *Handle) Write(ctx context.Context, data []byte, off int64) (_ uint32, errno syscall.Errno) {
+	h.mu.Lock()
+	first := !h.wrote
+	h.wrote = true
+	h.mu.Unlock()
+	if first {
+		h.node.changedLocally()
+	}
+	n, err := h.file.WriteAt(ctx, data, off)
+	if err != nil {
+		return 0, toErrno(err)
+	}
+	return uint32(n), 0
+}
+
+// Flush returns once every write is acknowledged by the server; writes are
+// synchronous, so only the cached attributes need to be dropped.
+func (h *Handle) Flush(ctx context.Context) syscall.Errno {
+	h.mu.Lock()
+	wrote := h.wrote
+	h.mu.Unlock()
+	if wrote {
+		h.node.changedLocally()
+	}
+	return 0
+}
+
+func (h *Handle) Fsync(ctx context.Context, flags uint32) (errno syscall.Errno) {
+	p, _ := h.node.path()
+	defer h.node.fs.trace(ctx, "fsync", p, time.Now(), &errno)
+	return toErrno(h.file.Sync(ctx))
+}
+
+// Release closes the remote handle without making the caller wait: every
+// write was acknowledged already.
+func (h *Handle) Release(ctx context.Context) syscall.Errno {
+	h.node.removeHandle(h)
+	go func() {
+		if err := h.file.Close(context.Background()); err != nil {
+			h.node.fs.log.Warn("close failed", "err", err)
+		}
+	}()
+	return 0
+}
+
+// Fsync without a handle happens for fsync on a directory or a file opened
+// elsewhere; there is nothing buffered to send.
+func (n *Node) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) syscall.Errno {
+	if h, ok := fh.(*Handle); ok {
+		return h.Fsync(ctx, flags)
+	}
+	return 0
+}

@@ -1,0 +1,270 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pkg/sftp"
+)
+
+// Backoff bounds for redials.
+const (
+	redialMinDelay = 250 * time.Millisecond
+	redialMaxDelay = 30 * time.Second
+	// permanentRetry is how often a redial that failed authentication or the
+	// host key check is tried again, so that a fixed server recovers the
+	// mount without tripping brute-force protection.
+	permanentRetry = 5 * time.Minute
+)
+
+// slot is one connection of the pool. maintain keeps it connected.
+type slot struct {
+	c  *Client
+	id int
+
+	mu    sync.Mutex // guards cur, ready, lastErr and closed
+	cur   *conn      // nil while disconnected
+	ready chan struct{}
+	// lastErr is why the latest redial failed; operations that time out
+	// waiting report it.
+	lastErr error
+	closed  bool
+
+	// wake is signalled by waiting operations to cut a permanent-failure
+	// pause short; it has a buffer of one.
+	wake chan struct{}
+}
+
+func (s *slot) set(cn *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cur = cn
+	s.lastErr = nil
+	close(s.ready)
+}
+
+// current returns the live connection, or nil and a channel that is closed
+// once one is set.
+func (s *slot) current() (*conn, <-chan struct{}, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, nil, ErrClosed
+	}
+	if s.cur != nil && !s.cur.isDead() {
+		return s.cur, nil, nil
+	}
+	return nil, s.ready, s.lastErr
+}
+
+// maintain dials the slot when it has no connection and redials it, with
+// exponential backoff, each time its connection ends.
+func (s *slot) maintain() {
+	log := s.c.log.With("conn", s.id)
+	for {
+		s.mu.Lock()
+		cn := s.cur
+		s.mu.Unlock()
+
+		if cn != nil {
+			select {
+			case <-cn.dead:
+			case <-s.c.done:
+				return
+			}
+			log.Warn("connection lost", "target", s.c.dialer.Target(), "reason", connEndReason(cn))
+			s.mu.Lock()
+			s.cur = nil
+			s.ready = make(chan struct{})
+			s.mu.Unlock()
+		}
+
+		if !s.redial(log) {
+			return
+		}
+	}
+}
+
+// redial dials until it succeeds or the client closes; it returns false
+// when the client closed.
+func (s *slot) redial(log interface {
+	Info(string, ...any)
+	Warn(string, ...any)
+	Error(string, ...any)
+}) bool {
+	start := time.Now()
+	delay := redialMinDelay
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			select {
+			case <-s.c.done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		cn, err := s.c.dial(ctx)
+		cancel()
+		if err == nil {
+			select {
+			case <-s.c.done:
+				cn.close()
+				return false
+			default:
+			}
+			s.set(cn)
+			if attempt > 1 || s.id == 0 {
+				log.Info("reconnected", "target", s.c.dialer.Target(), "attempts", attempt, "after", time.Since(start).Round(time.Millisecond))
+			}
+			return true
+		}
+
+		s.mu.Lock()
+		s.lastErr = err
+		s.mu.Unlock()
+
+		pause := delay
+		if IsPermanent(err) {
+			log.Error("redial rejected; operations fail with EIO until the cause is fixed or the mount is ended with 'gosshfs umount'",
+				"target", s.c.dialer.Target(), "err", err, "next_try", permanentRetry)
+			pause = permanentRetry
+		} else {
+			log.Warn("redial failed", "target", s.c.dialer.Target(), "attempt", attempt, "err", err, "retry_in", delay)
+			delay = min(delay*2, redialMaxDelay)
+		}
+
+		select {
+		case <-time.After(pause):
+		case <-s.wake:
+			if IsPermanent(err) {
+				// Someone is waiting: try once more now, then back off again.
+				time.Sleep(redialMinDelay)
+			}
+		case <-s.c.done:
+			return false
+		}
+	}
+}
+
+func (s *slot) shutdown() {
+	s.mu.Lock()
+	s.closed = true
+	cn := s.cur
+	s.mu.Unlock()
+	if cn != nil {
+		cn.close()
+	}
+}
+
+func connEndReason(cn *conn) string {
+	if err := cn.ssh.Wait(); err != nil {
+		return err.Error()
+	}
+	return "closed by the server"
+}
+
+// acquire returns a live connection of slot i, waiting for a redial until
+// deadline. A slot whose redials fail permanently fails at once.
+func (c *Client) acquire(ctx context.Context, i int, deadline time.Time) (*conn, error) {
+	s := c.slots[i%len(c.slots)]
+	for {
+		cn, ready, lastErr := s.current()
+		if cn != nil {
+			return cn, nil
+		}
+		if errors.Is(lastErr, ErrClosed) {
+			return nil, ErrClosed
+		}
+		if lastErr != nil && IsPermanent(lastErr) {
+			select {
+			case s.wake <- struct{}{}:
+			default:
+			}
+			return nil, errors.Join(ErrNotConnected, lastErr)
+		}
+		timer := time.NewTimer(time.Until(deadline))
+		select {
+		case <-ready:
+			timer.Stop()
+		case <-timer.C:
+			return nil, errors.Join(ErrNotConnected, context.DeadlineExceeded)
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, ctx.Err()
+		case <-c.done:
+			timer.Stop()
+			return nil, ErrClosed
+		}
+	}
+}
+
+// pick returns a slot index for a metadata operation, spreading them over
+// the pool.
+func (c *Client) pick() int {
+	return int(c.next.Add(1)) % len(c.slots)
+}
+
+// call runs fn against a live connection and returns its error. When the
+// connection dies under fn, call waits for the redial and runs fn again
+// with retry set, until OpTimeout has passed since the call began. fn runs
+// in its own goroutine so that a black-holed connection cannot hold the
+// caller past the timeout.
+func (c *Client) call(ctx context.Context, fn func(cn *conn, retry bool) error) error {
+	deadline := time.Now().Add(c.opts.OpTimeout)
+	i := c.pick()
+	retry := false
+	for {
+		cn, err := c.acquire(ctx, i, deadline)
+		if err != nil {
+			return err
+		}
+
+		done := make(chan error, 1)
+		go func() { done <- fn(cn, retry) }()
+		timer := time.NewTimer(time.Until(deadline))
+		select {
+		case err = <-done:
+			timer.Stop()
+		case <-timer.C:
+			return errors.Join(ErrNotConnected, context.DeadlineExceeded)
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		}
+
+		if err == nil || !lostConn(cn, err) {
+			return err
+		}
+		// The connection ended under fn: its outcome is unknown.
+		retry = true
+		if time.Now().After(deadline) {
+			return errors.Join(ErrNotConnected, err)
+		}
+	}
+}
+
+// lostConn reports whether err means cn ended under the request. A
+// transport error closes cn so that the slot redials even if the SSH layer
+// has not noticed yet.
+func lostConn(cn *conn, err error) bool {
+	if cn.isDead() {
+		return true
+	}
+	code := statusCode(err)
+	transport := errors.Is(err, sftp.ErrSSHFxConnectionLost) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, errExtClosed) || code == fxNoConnection || code == fxConnectionLost
+	if !transport || code == fxEOF {
+		return false
+	}
+	select {
+	case <-cn.dead:
+	case <-time.After(2 * time.Second):
+		cn.close()
+	}
+	return true
+}
