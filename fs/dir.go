@@ -229,7 +229,7 @@ func (n *Node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	n.fs.meta.PutAttr(p, a)
 	ch := n.child(ctx, name, a)
 	cn := ch.Operations().(*Node)
-	h := newHandle(cn, file, flags)
+	h := newHandle(cn, file, flags, a.Size)
 	cn.addHandle(h)
 	cn.markDataCached(a)
 	n.entryOut(ch, a, out)

@@ -23,6 +23,10 @@ type Handle struct {
 	file  *remote.File
 	flags uint32
 
+	// prefetch reads ahead for sequential readers; nil for write-only
+	// handles.
+	prefetch *prefetcher
+
 	mu sync.Mutex // guards wrote
 	// wrote is set by the first write; the node's cached attributes and
 	// data state are dropped at flush.
@@ -38,8 +42,11 @@ var (
 	_ gofs.FileReleaser = (*Handle)(nil)
 )
 
-func newHandle(n *Node, f *remote.File, flags uint32) *Handle {
+func newHandle(n *Node, f *remote.File, flags uint32, size uint64) *Handle {
 	h := &Handle{node: n, file: f, flags: flags}
+	if flags&syscall.O_ACCMODE != syscall.O_WRONLY {
+		h.prefetch = newPrefetcher(f, n.fs.readAhead, int64(size))
+	}
 	f.SetLocator(n.path)
 	return h
 }
@@ -80,7 +87,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (_ gofs.FileHandle, fuseF
 
 	n.fs.meta.Invalidate(p)
 	n.fs.meta.PutAttr(p, st.a)
-	h := newHandle(n, file, flags)
+	h := newHandle(n, file, flags, st.a.Size)
 	n.addHandle(h)
 	if n.keepCache(st.a) {
 		fuseFlags |= fuse.FOPEN_KEEP_CACHE
@@ -124,13 +131,23 @@ func (n *Node) changedLocally() {
 }
 
 func (h *Handle) Read(ctx context.Context, dest []byte, off int64) (_ fuse.ReadResult, errno syscall.Errno) {
-	n, err := h.file.ReadAt(ctx, dest, off)
+	h.node.waitWrites()
+	var n int
+	var err error
+	if h.prefetch != nil {
+		n, err = h.prefetch.read(ctx, dest, off)
+	} else {
+		n, err = h.file.ReadAt(ctx, dest, off)
+	}
 	if err != nil {
 		return nil, toErrno(err)
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }
 
+// Write queues the data and returns before the server acknowledges it; an
+// error of an earlier write of this handle is returned instead. Flush,
+// fsync and close wait for every acknowledgement.
 func (h *Handle) Write(ctx context.Context, data []byte, off int64) (_ uint32, errno syscall.Errno) {
 	h.mu.Lock()
 	first := !h.wrote
@@ -139,23 +156,28 @@ func (h *Handle) Write(ctx context.Context, data []byte, off int64) (_ uint32, e
 	if first {
 		h.node.changedLocally()
 	}
-	n, err := h.file.WriteAt(ctx, data, off)
+	h.node.dropReadAhead(-1)
+	n, err := h.file.WriteBehind(ctx, data, off)
 	if err != nil {
 		return 0, toErrno(err)
 	}
 	return uint32(n), 0
 }
 
-// Flush returns once every write is acknowledged by the server; writes are
-// synchronous, so only the cached attributes need to be dropped.
-func (h *Handle) Flush(ctx context.Context) syscall.Errno {
+// Flush returns once every write of the handle is acknowledged by the
+// server, with the first error among them.
+func (h *Handle) Flush(ctx context.Context) (errno syscall.Errno) {
 	h.mu.Lock()
 	wrote := h.wrote
 	h.mu.Unlock()
-	if wrote {
-		h.node.changedLocally()
+	if !wrote {
+		return 0
 	}
-	return 0
+	p, _ := h.node.path()
+	defer h.node.fs.trace(ctx, "flush", p, time.Now(), &errno)
+	err := h.file.WaitWrites()
+	h.node.changedLocally()
+	return toErrno(err)
 }
 
 func (h *Handle) Fsync(ctx context.Context, flags uint32) (errno syscall.Errno) {
@@ -164,16 +186,46 @@ func (h *Handle) Fsync(ctx context.Context, flags uint32) (errno syscall.Errno) 
 	return toErrno(h.file.Sync(ctx))
 }
 
-// Release closes the remote handle without making the caller wait: every
-// write was acknowledged already.
+// Release closes the remote handle without making the caller wait: flush
+// already waited for every write.
 func (h *Handle) Release(ctx context.Context) syscall.Errno {
 	h.node.removeHandle(h)
+	if h.prefetch != nil {
+		h.prefetch.close()
+	}
 	go func() {
 		if err := h.file.Close(context.Background()); err != nil {
-			h.node.fs.log.Warn("close failed", "err", err)
+			p, _ := h.node.path()
+			h.node.fs.log.Warn("close failed", "path", p, "err", err)
 		}
 	}()
 	return 0
+}
+
+// waitWrites blocks until no write of any handle of the node is in
+// flight, so that reads and attributes from the server include them.
+func (n *Node) waitWrites() {
+	n.mu.Lock()
+	handles := make([]*Handle, 0, len(n.handles))
+	for h := range n.handles {
+		handles = append(handles, h)
+	}
+	n.mu.Unlock()
+	for _, h := range handles {
+		h.file.WaitQuiet()
+	}
+}
+
+// dropReadAhead discards the read-ahead data of every handle of the node,
+// after a write or truncate; size is the new file size, or -1 to keep it.
+func (n *Node) dropReadAhead(size int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for h := range n.handles {
+		if h.prefetch != nil {
+			h.prefetch.invalidate(size)
+		}
+	}
 }
 
 // Fsync without a handle happens for fsync on a directory or a file opened

@@ -30,7 +30,8 @@ type filesystem struct {
 	localUID      uint32
 	localGID      uint32
 
-	nextIno atomic.Uint64
+	nextIno   atomic.Uint64
+	readAhead *budget
 }
 
 // Mount is a live mount.
@@ -67,6 +68,7 @@ func NewMount(mountpoint string, client *remote.Client, o Options) (*Mount, erro
 		kernelTimeout: half,
 		localUID:      uint32(os.Getuid()),
 		localGID:      uint32(os.Getgid()),
+		readAhead:     &budget{left: readAheadBudget},
 	}
 	fsys.nextIno.Store(1)
 	fsys.root = &Node{fs: fsys, links: 1}

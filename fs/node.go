@@ -174,6 +174,7 @@ func (n *Node) attr(ctx context.Context) (remote.Attr, syscall.Errno) {
 	if a, state := n.fs.meta.GetAttr(p); state == cacheHit {
 		return a, 0
 	}
+	n.waitWrites()
 	var a remote.Attr
 	var err error
 	if n.IsRoot() {

@@ -31,7 +31,9 @@ func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 	symlink := n.StableAttr().Mode == syscall.S_IFLNK
 	defer n.changedLocally()
 
+	n.waitWrites()
 	if size, ok := in.GetSize(); ok {
+		n.dropReadAhead(int64(size))
 		var err error
 		if h != nil {
 			err = h.file.Truncate(ctx, size)

@@ -36,11 +36,14 @@ type File struct {
 	// locate, when set, returns the file's current path, or false when it
 	// has no name any more; it overrides path for reopening.
 	locate func() (string, bool)
+
+	wb writeBehind
 }
 
 // Open opens the existing file p with os.O_* flags.
 func (c *Client) Open(ctx context.Context, p string, flags int) (*File, error) {
 	f := &File{c: c, slot: c.pick(), flags: flags &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC), path: p}
+	f.wb.init()
 	err := c.callOn(ctx, f.slot, func(cn *conn, retry bool) error {
 		sf, err := cn.sftp.OpenFile(p, flags)
 		if err != nil {
@@ -60,6 +63,7 @@ func (c *Client) Open(ctx context.Context, p string, flags int) (*File, error) {
 func (c *Client) Create(ctx context.Context, p string, flags int, mode uint32) (*File, error) {
 	flags |= os.O_CREATE | os.O_EXCL
 	f := &File{c: c, slot: c.pick(), flags: flags &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC), path: p}
+	f.wb.init()
 	err := c.callOn(ctx, f.slot, func(cn *conn, retry bool) error {
 		open := flags
 		if retry {
@@ -311,8 +315,10 @@ func (f *File) appendLanded(sf *sftp.File, b []byte, before int64) bool {
 	return n == len(b) && bytes.Equal(tail, b)
 }
 
-// Stat returns the attributes of the open file.
+// Stat returns the attributes of the open file, after every queued write
+// is acknowledged.
 func (f *File) Stat(ctx context.Context) (Attr, error) {
+	f.waitQuiet()
 	var a Attr
 	err := f.do(ctx, "fstat", func(sf *sftp.File, _ bool) error {
 		fi, err := sf.Stat()
@@ -327,6 +333,9 @@ func (f *File) Stat(ctx context.Context) (Attr, error) {
 
 // Truncate sets the size of the open file.
 func (f *File) Truncate(ctx context.Context, size uint64) error {
+	if err := f.WaitWrites(); err != nil {
+		return err
+	}
 	return f.do(ctx, "truncate", func(sf *sftp.File, _ bool) error { return sf.Truncate(int64(size)) })
 }
 
@@ -341,6 +350,9 @@ func (f *File) Chmod(ctx context.Context, mode uint32) error {
 // fsync@openssh.com extension it returns nil: every write was already
 // acknowledged by the server, which is all SFTP can promise there.
 func (f *File) Sync(ctx context.Context) error {
+	if err := f.WaitWrites(); err != nil {
+		return err
+	}
 	if !f.c.caps.Fsync {
 		return nil
 	}
@@ -372,16 +384,22 @@ func (f *File) MarkUnlinked() {
 	f.mu.Unlock()
 }
 
-// Close closes the remote handle.
+// Close waits for every queued write, then closes the remote handle. It
+// returns the first error of those writes.
 func (f *File) Close(ctx context.Context) error {
+	werr := f.WaitWrites()
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
-		return nil
+		return werr
 	}
 	f.closed = true
 	cn, sf := f.cn, f.sf
 	f.mu.Unlock()
+	if werr != nil {
+		go sf.Close()
+		return werr
+	}
 	if cn.isDead() {
 		return nil
 	}

@@ -1,0 +1,203 @@
+package fs
+
+import (
+	"context"
+	"sync"
+
+	"github.com/gosshfs/gosshfs/cache"
+	"github.com/gosshfs/gosshfs/remote"
+)
+
+// chunkSize is the unit of read-ahead: one SFTP read request, which every
+// OpenSSH server serves whole.
+const chunkSize = 128 << 10
+
+// readAheadBudget bounds the bytes of read-ahead chunks held by all handles
+// of a mount together.
+const readAheadBudget = 96 << 20
+
+// chunk is one read-ahead request, filled in the background.
+type chunk struct {
+	done chan struct{} // closed once data and err are set
+	data []byte        // shorter than chunkSize only at the end of the file
+	err  error
+}
+
+// prefetcher keeps a window of concurrent reads in flight ahead of a
+// sequential reader of one handle. The window grows as cache.ReadAhead
+// decides, up to several MiB, because the kernel itself never reads
+// further ahead than 128 KiB on a FUSE file.
+type prefetcher struct {
+	file   *remote.File
+	budget *budget
+	detect *cache.ReadAhead
+
+	mu     sync.Mutex // guards chunks and size
+	chunks map[int64]*chunk
+	// size is the file size the handle expects; no chunk starts at or
+	// beyond it.
+	size int64
+}
+
+func newPrefetcher(file *remote.File, b *budget, size int64) *prefetcher {
+	return &prefetcher{
+		file:   file,
+		budget: b,
+		detect: cache.NewReadAhead(cache.ReadAheadOptions{Min: 2 * chunkSize, Max: 8 << 20}),
+		chunks: make(map[int64]*chunk),
+		size:   size,
+	}
+}
+
+// read fills dest from offset off, from chunks in flight where it can.
+func (p *prefetcher) read(ctx context.Context, dest []byte, off int64) (int, error) {
+	window := p.detect.Observe(off, int64(len(dest)))
+	if window == 0 && !p.covered(off) {
+		return p.file.ReadAt(ctx, dest, off)
+	}
+	p.schedule(off, off+int64(len(dest))+window)
+
+	n := 0
+	for n < len(dest) {
+		pos := off + int64(n)
+		idx := pos / chunkSize
+		c := p.get(idx)
+		if c == nil {
+			m, err := p.file.ReadAt(ctx, dest[n:], pos)
+			return n + m, err
+		}
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return n, ctx.Err()
+		}
+		if c.err != nil {
+			p.drop(idx)
+			m, err := p.file.ReadAt(ctx, dest[n:], pos)
+			return n + m, err
+		}
+		inChunk := pos - idx*chunkSize
+		if inChunk >= int64(len(c.data)) {
+			// End of file inside or at the end of this chunk.
+			return n, nil
+		}
+		n += copy(dest[n:], c.data[inChunk:])
+		if len(c.data) < chunkSize {
+			return n, nil
+		}
+	}
+	p.release(off / chunkSize)
+	return n, nil
+}
+
+func (p *prefetcher) covered(off int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.chunks[off/chunkSize]
+	return ok
+}
+
+func (p *prefetcher) get(idx int64) *chunk {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.chunks[idx]
+}
+
+func (p *prefetcher) drop(idx int64) {
+	p.mu.Lock()
+	c := p.chunks[idx]
+	delete(p.chunks, idx)
+	p.mu.Unlock()
+	if c != nil {
+		p.budget.put(chunkSize)
+	}
+}
+
+// schedule starts reads for every chunk of [from, to) not yet in flight,
+// within the file size and the mount's budget.
+func (p *prefetcher) schedule(from, to int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	to = min(to, p.size)
+	for idx := from / chunkSize; idx*chunkSize < to; idx++ {
+		if _, ok := p.chunks[idx]; ok {
+			continue
+		}
+		if !p.budget.take(chunkSize) {
+			return
+		}
+		c := &chunk{done: make(chan struct{})}
+		p.chunks[idx] = c
+		go p.fetch(idx, c)
+	}
+}
+
+func (p *prefetcher) fetch(idx int64, c *chunk) {
+	buf := make([]byte, chunkSize)
+	n, err := p.file.ReadAt(context.Background(), buf, idx*chunkSize)
+	c.data, c.err = buf[:n], err
+	close(c.done)
+}
+
+// release frees every chunk before idx: a sequential reader is past them.
+func (p *prefetcher) release(idx int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, c := range p.chunks {
+		if i < idx-1 {
+			select {
+			case <-c.done:
+				delete(p.chunks, i)
+				p.budget.put(chunkSize)
+			default:
+			}
+		}
+	}
+}
+
+// invalidate drops every chunk, after a write or truncate made them stale,
+// and records the file's new size.
+func (p *prefetcher) invalidate(size int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, c := range p.chunks {
+		select {
+		case <-c.done:
+		default:
+			// A read in flight keeps its buffer; it is released when it ends.
+			go func(c *chunk) { <-c.done; p.budget.put(chunkSize) }(c)
+			delete(p.chunks, i)
+			continue
+		}
+		delete(p.chunks, i)
+		p.budget.put(chunkSize)
+	}
+	if size >= 0 {
+		p.size = size
+	}
+}
+
+// close releases every chunk.
+func (p *prefetcher) close() { p.invalidate(-1) }
+
+// budget is a byte count shared by the prefetchers of one mount.
+type budget struct {
+	mu   sync.Mutex
+	left int64
+}
+
+func (b *budget) take(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.left < n {
+		return false
+	}
+	b.left -= n
+	return true
+}
+
+func (b *budget) put(n int64) {
+	b.mu.Lock()
+	b.left += n
+	b.mu.Unlock()
+}

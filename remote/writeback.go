@@ -1,0 +1,121 @@
+package remote
+
+import (
+	"context"
+	"os"
+	"sync"
+)
+
+// maxWriteBehind bounds the bytes of one File's writes that may be sent and
+// not yet acknowledged.
+const maxWriteBehind = 16 << 20
+
+// writeBehind tracks the asynchronous writes of one File.
+type writeBehind struct {
+	mu   sync.Mutex // guards every field below
+	cond *sync.Cond // signalled when a write ends
+	// inflight are the byte ranges sent and not yet acknowledged.
+	inflight map[*writeRange]struct{}
+	bytes    int64
+	// err is the first failed write's error, reported once by the next
+	// write, flush or sync.
+	err error
+}
+
+type writeRange struct{ off, end int64 }
+
+func (w *writeBehind) init() {
+	w.cond = sync.NewCond(&w.mu)
+	w.inflight = make(map[*writeRange]struct{})
+}
+
+// overlapsLocked reports whether [off, end) overlaps a write in flight, so
+// that a later write to the same bytes is never reordered before it.
+func (w *writeBehind) overlapsLocked(off, end int64) bool {
+	for r := range w.inflight {
+		if off < r.end && r.off < end {
+			return true
+		}
+	}
+	return false
+}
+
+// WriteBehind queues a copy of b for writing at off and returns before the
+// server acknowledges it. An error of an earlier queued write is returned
+// instead, once. Writes to overlapping ranges are sent in order. Files
+// opened with O_APPEND write synchronously, since the order of appends is
+// their content.
+func (f *File) WriteBehind(ctx context.Context, b []byte, off int64) (int, error) {
+	if f.append() {
+		return f.WriteAt(ctx, b, off)
+	}
+	w := &f.wb
+	end := off + int64(len(b))
+
+	w.mu.Lock()
+	if err := w.err; err != nil {
+		w.err = nil
+		w.mu.Unlock()
+		return 0, err
+	}
+	for w.bytes > 0 && (w.bytes+int64(len(b)) > maxWriteBehind || w.overlapsLocked(off, end)) {
+		w.cond.Wait()
+	}
+	r := &writeRange{off: off, end: end}
+	w.inflight[r] = struct{}{}
+	w.bytes += int64(len(b))
+	w.mu.Unlock()
+
+	data := append([]byte(nil), b...)
+	go func() {
+		_, err := f.WriteAt(context.Background(), data, off)
+		w.mu.Lock()
+		delete(w.inflight, r)
+		w.bytes -= int64(len(data))
+		if err != nil && w.err == nil {
+			w.err = err
+		}
+		w.cond.Broadcast()
+		w.mu.Unlock()
+	}()
+	return len(b), nil
+}
+
+// WaitWrites blocks until every queued write is acknowledged and returns
+// the first error among them, once.
+func (f *File) WaitWrites() error {
+	w := &f.wb
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for len(w.inflight) > 0 {
+		w.cond.Wait()
+	}
+	err := w.err
+	w.err = nil
+	return err
+}
+
+// Pending reports whether writes are queued and not yet acknowledged.
+func (f *File) Pending() bool {
+	w := &f.wb
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.inflight) > 0
+}
+
+func (f *File) append() bool { return f.flags&os.O_APPEND != 0 }
+
+// waitQuiet blocks until no write is in flight, leaving any error for the
+// next write, flush or sync to report.
+func (f *File) waitQuiet() {
+	w := &f.wb
+	w.mu.Lock()
+	for len(w.inflight) > 0 {
+		w.cond.Wait()
+	}
+	w.mu.Unlock()
+}
+
+// WaitQuiet blocks until every queued write has ended, without taking its
+// error: the writer's next write, flush or sync reports it.
+func (f *File) WaitQuiet() { f.waitQuiet() }
