@@ -68,7 +68,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (_ gofs.FileHandle, fuseF
 	}
 	statDone := make(chan statResult, 1)
 	go func() {
-		a, err := n.fs.client.Stat(ctx, p)
+		a, err := n.fs.client.Lstat(ctx, p)
 		statDone <- statResult{a, err}
 	}()
 	file, err := n.fs.client.Open(ctx, p, oflags)
@@ -76,6 +76,13 @@ func (n *Node) Open(ctx context.Context, flags uint32) (_ gofs.FileHandle, fuseF
 	if err != nil {
 		n.fs.meta.Invalidate(p)
 		return nil, 0, toErrno(err)
+	}
+	if st.err == nil && st.a.IsSymlink() {
+		// SFTP opens follow symlinks and have no O_NOFOLLOW: a symlink
+		// that replaced the file since the lookup is refused, not followed.
+		file.Close(ctx)
+		n.fs.meta.Invalidate(p)
+		return nil, 0, syscall.ELOOP
 	}
 	if flags&syscall.O_TRUNC != 0 {
 		st.a, st.err = file.Stat(ctx)
@@ -235,4 +242,36 @@ func (n *Node) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) sysc
 		return h.Fsync(ctx, flags)
 	}
 	return 0
+}
+
+// Allocate extends the file for mode 0, as posix_fallocate does, by
+// setting its size; SFTP cannot reserve disk space, so the new range is a
+// hole on servers whose file systems support them. FALLOC_FL_KEEP_SIZE
+// succeeds without change. Other modes (punching holes, collapsing or
+// zeroing ranges) fail with EOPNOTSUPP.
+func (n *Node) Allocate(ctx context.Context, fh gofs.FileHandle, off, size uint64, mode uint32) (errno syscall.Errno) {
+	const keepSize = 0x1
+	p, _ := n.path()
+	defer n.fs.trace(ctx, "fallocate", p, time.Now(), &errno)
+	switch mode {
+	case keepSize:
+		return 0
+	case 0:
+	default:
+		return syscall.EOPNOTSUPP
+	}
+	h, ok := fh.(*Handle)
+	if !ok {
+		return syscall.EBADF
+	}
+	a, err := h.file.Stat(ctx)
+	if err != nil {
+		return toErrno(err)
+	}
+	if off+size <= a.Size {
+		return 0
+	}
+	n.dropReadAhead(int64(off + size))
+	n.changedLocally()
+	return toErrno(h.file.Truncate(ctx, off+size))
 }

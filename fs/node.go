@@ -55,6 +55,7 @@ var (
 	_ gofs.NodeStatfser   = (*Node)(nil)
 	_ gofs.NodeFsyncer    = (*Node)(nil)
 	_ gofs.NodeMknoder    = (*Node)(nil)
+	_ gofs.NodeAllocater  = (*Node)(nil)
 )
 
 // path returns the node's remote path, and false when the node has no
