@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -17,6 +18,10 @@ import (
 // within the same second leaves size and mtime unchanged.
 const dataSettle = 2 * time.Second
 
+// peerThreshold is how many bytes a handle reads or writes before its
+// transfers are spread over the other connections of the pool.
+const peerThreshold = 4 << 20
+
 // Handle is an open file.
 type Handle struct {
 	node  *Node
@@ -26,6 +31,9 @@ type Handle struct {
 	// prefetch reads ahead for sequential readers; nil for write-only
 	// handles.
 	prefetch *prefetcher
+
+	// written counts the bytes written through the handle.
+	written atomic.Int64
 
 	mu sync.Mutex // guards wrote
 	// wrote is set by the first write; the node's cached attributes and
@@ -45,7 +53,7 @@ var (
 func newHandle(n *Node, f *remote.File, flags uint32, size uint64) *Handle {
 	h := &Handle{node: n, file: f, flags: flags}
 	if flags&syscall.O_ACCMODE != syscall.O_WRONLY {
-		h.prefetch = newPrefetcher(f, n.fs.readAhead, int64(size))
+		h.prefetch = newPrefetcher(f, n.fs.readAhead, int64(size), n.fs.client.PoolSize())
 	}
 	f.SetLocator(n.path)
 	return h
@@ -164,6 +172,9 @@ func (h *Handle) Write(ctx context.Context, data []byte, off int64) (_ uint32, e
 		h.node.changedLocally()
 	}
 	h.node.dropReadAhead(-1)
+	if h.written.Add(int64(len(data))) > peerThreshold {
+		h.file.OpenPeers(ctx, h.node.fs.client.PoolSize())
+	}
 	n, err := h.file.WriteBehind(ctx, data, off)
 	if err != nil {
 		return 0, toErrno(err)

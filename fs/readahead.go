@@ -16,6 +16,14 @@ const chunkSize = 128 << 10
 // of a mount together.
 const readAheadBudget = 96 << 20
 
+// peerWindow is the read-ahead window from which chunks are fetched over
+// several connections, and peerChunks how many consecutive chunks one
+// connection fetches.
+const (
+	peerWindow = 1 << 20
+	peerChunks = 4
+)
+
 // chunk is one read-ahead request, filled in the background.
 type chunk struct {
 	done chan struct{} // closed once data and err are set
@@ -37,15 +45,18 @@ type prefetcher struct {
 	// size is the file size the handle expects; no chunk starts at or
 	// beyond it.
 	size int64
+	// poolSize is the number of connections to spread chunks over.
+	poolSize int
 }
 
-func newPrefetcher(file *remote.File, b *budget, size int64) *prefetcher {
+func newPrefetcher(file *remote.File, b *budget, size int64, poolSize int) *prefetcher {
 	return &prefetcher{
-		file:   file,
-		budget: b,
-		detect: cache.NewReadAhead(cache.ReadAheadOptions{Min: 2 * chunkSize, Max: 8 << 20}),
-		chunks: make(map[int64]*chunk),
-		size:   size,
+		file:     file,
+		budget:   b,
+		detect:   cache.NewReadAhead(cache.ReadAheadOptions{Min: 2 * chunkSize, Max: 8 << 20}),
+		chunks:   make(map[int64]*chunk),
+		size:     size,
+		poolSize: poolSize,
 	}
 }
 
@@ -54,6 +65,9 @@ func (p *prefetcher) read(ctx context.Context, dest []byte, off int64) (int, err
 	window := p.detect.Observe(off, int64(len(dest)))
 	if window == 0 && !p.covered(off) {
 		return p.file.ReadAt(ctx, dest, off)
+	}
+	if window >= peerWindow && p.size > peerThreshold {
+		p.file.OpenPeers(ctx, p.poolSize)
 	}
 	p.schedule(off, off+int64(len(dest))+window)
 
@@ -134,7 +148,11 @@ func (p *prefetcher) schedule(from, to int64) {
 
 func (p *prefetcher) fetch(idx int64, c *chunk) {
 	buf := make([]byte, chunkSize)
-	n, err := p.file.ReadAt(context.Background(), buf, idx*chunkSize)
+	file := p.file
+	if peers := p.file.Peers(); len(peers) > 1 {
+		file = peers[int(idx/peerChunks)%len(peers)]
+	}
+	n, err := file.ReadAt(context.Background(), buf, idx*chunkSize)
 	c.data, c.err = buf[:n], err
 	close(c.done)
 }

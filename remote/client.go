@@ -26,7 +26,7 @@ type ClientOptions struct {
 
 const (
 	// DefaultMaxConns is the pool size when ClientOptions does not set one.
-	DefaultMaxConns = 2
+	DefaultMaxConns = 4
 	// DefaultOpTimeout is how long an operation waits for an unreachable
 	// server before it fails with ETIMEDOUT.
 	DefaultOpTimeout = 60 * time.Second

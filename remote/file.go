@@ -38,6 +38,11 @@ type File struct {
 	locate func() (string, bool)
 
 	wb writeBehind
+
+	// peers are more handles of this file on other connections, and
+	// peersTried is set once OpenPeers ran; both are guarded by mu.
+	peers      []*File
+	peersTried bool
 }
 
 // Open opens the existing file p with os.O_* flags.
@@ -388,6 +393,7 @@ func (f *File) MarkUnlinked() {
 // returns the first error of those writes.
 func (f *File) Close(ctx context.Context) error {
 	werr := f.WaitWrites()
+	f.closePeers(ctx)
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()

@@ -10,6 +10,10 @@ import (
 // not yet acknowledged.
 const maxWriteBehind = 16 << 20
 
+// peerStripe is the run of bytes written through one handle before the
+// next peer takes over.
+const peerStripe = 1 << 20
+
 // writeBehind tracks the asynchronous writes of one File.
 type writeBehind struct {
 	mu   sync.Mutex // guards every field below
@@ -66,9 +70,13 @@ func (f *File) WriteBehind(ctx context.Context, b []byte, off int64) (int, error
 	w.bytes += int64(len(b))
 	w.mu.Unlock()
 
+	target := f
+	if peers := f.Peers(); len(peers) > 1 {
+		target = peers[int(off/peerStripe)%len(peers)]
+	}
 	data := append([]byte(nil), b...)
 	go func() {
-		_, err := f.WriteAt(context.Background(), data, off)
+		_, err := target.WriteAt(context.Background(), data, off)
 		w.mu.Lock()
 		delete(w.inflight, r)
 		w.bytes -= int64(len(data))
