@@ -62,8 +62,9 @@ type Client struct {
 	// created file and directory, or -1 until then.
 	fileUmask, dirUmask atomic.Int32
 
-	slots []*slot
-	next  atomic.Uint32
+	slots    []*slot
+	next     atomic.Uint32
+	counters counters
 
 	closeOnce sync.Once
 	done      chan struct{}

@@ -278,6 +278,7 @@ func (f *File) ReadAt(ctx context.Context, b []byte, off int64) (int, error) {
 		}
 		return nil
 	})
+	f.c.counters.bytesRead.Add(uint64(n))
 	return n, err
 }
 
@@ -301,6 +302,7 @@ func (f *File) WriteAt(ctx context.Context, b []byte, off int64) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	f.c.counters.bytesWritten.Add(uint64(len(b)))
 	return len(b), nil
 }
 

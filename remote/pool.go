@@ -83,7 +83,7 @@ func (s *slot) maintain() {
 			s.mu.Unlock()
 		}
 
-		if !s.redial(log) {
+		if !s.redial(log, cn != nil) {
 			return
 		}
 	}
@@ -95,7 +95,7 @@ func (s *slot) redial(log interface {
 	Info(string, ...any)
 	Warn(string, ...any)
 	Error(string, ...any)
-}) bool {
+}, lost bool) bool {
 	start := time.Now()
 	delay := redialMinDelay
 	for attempt := 1; ; attempt++ {
@@ -117,7 +117,10 @@ func (s *slot) redial(log interface {
 			default:
 			}
 			s.set(cn)
-			if attempt > 1 || s.id == 0 {
+			if lost {
+				s.c.counters.reconnects.Add(1)
+			}
+			if attempt > 1 || lost {
 				log.Info("reconnected", "target", s.c.dialer.Target(), "attempts", attempt, "after", time.Since(start).Round(time.Millisecond))
 			}
 			return true
