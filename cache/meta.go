@@ -55,6 +55,10 @@ func (l Lookup) String() string {
 type Entry[A any] struct {
 	Name string
 	Attr A
+	// stale is set in a listing when the entry's attributes changed
+	// locally and are not known: the name is still listed, but
+	// LookupChild returns Miss for it.
+	stale bool
 }
 
 // Stats are counters and gauges of a [Meta]. The counters only grow, and
@@ -189,6 +193,10 @@ func (c *Meta[A]) LookupChild(dir, name string) (A, Lookup) {
 	if !found {
 		c.stats.Negatives++
 		return zero, Negative
+	}
+	if listing.entries[i].stale {
+		c.stats.Misses++
+		return zero, Miss
 	}
 	c.stats.Hits++
 	return listing.entries[i].Attr, Hit

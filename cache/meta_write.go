@@ -209,6 +209,7 @@ func (c *Meta[A]) reconcileListingLocked(p string, attr *A, attrSize int64) {
 	// Updating in place is safe because GetDir returns copies.
 	delta := attrSize - c.attrSize(listing.entries[i].Attr)
 	listing.entries[i].Attr = *attr
+	listing.entries[i].stale = false
 	listing.size += delta
 	c.bytes += delta
 	c.evictLocked()
@@ -230,4 +231,124 @@ func sortedListing[A any](entries []Entry[A]) []Entry[A] {
 		return a.Name == b.Name
 	})
 	return slices.Clip(listed)
+}
+
+// AddChild records a name this client created, with its attributes: the
+// parent's listing, when cached, gains the name instead of being dropped,
+// and the parent's attributes go because its mtime changed.
+func (c *Meta[A]) AddChild(p string, a A) {
+	if !c.enabled() {
+		return
+	}
+	p = path.Clean(p)
+	if p == "/" {
+		return
+	}
+	attrSize := c.attrSize(a)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dropLocked(c.dirs, p)
+	c.storeLocked(c.attrs, &node[A]{
+		path:    p,
+		kind:    attrNode,
+		attr:    a,
+		expires: c.now().Add(c.ttl),
+		size:    nodeOverhead + int64(len(p)) + attrSize,
+		seq:     c.nextSeqLocked(),
+	})
+	parent := path.Dir(p)
+	c.dropLocked(c.attrs, parent)
+	listing := c.dirs[parent]
+	if listing == nil {
+		return
+	}
+	name := path.Base(p)
+	i, found := searchEntries(listing.entries, name)
+	if found {
+		delta := attrSize - c.attrSize(listing.entries[i].Attr)
+		listing.entries[i] = Entry[A]{Name: name, Attr: a}
+		listing.size += delta
+		c.bytes += delta
+	} else {
+		listing.entries = slices.Insert(listing.entries, i, Entry[A]{Name: name, Attr: a})
+		delta := listedEntryOverhead + int64(len(name)) + attrSize
+		listing.size += delta
+		c.bytes += delta
+	}
+	listing.seq = c.nextSeqLocked()
+	c.evictLocked()
+}
+
+// RemoveTree records that this client removed p (unlink, rmdir, or the
+// source of a rename): p and everything below it are dropped, a negative
+// entry for p is stored, and the parent's listing, when cached, loses the
+// name instead of being dropped. It scans all entries when p has
+// descendants cached, so it costs time linear in Stats().Entries then.
+func (c *Meta[A]) RemoveTree(p string) {
+	if !c.enabled() {
+		return
+	}
+	p = path.Clean(p)
+	if p == "/" {
+		c.Clear()
+		return
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dropLocked(c.attrs, p)
+	if c.dirs[p] != nil {
+		prefix := p + "/"
+		for _, m := range []map[string]*node[A]{c.attrs, c.dirs} {
+			for key, n := range m {
+				if key == p || strings.HasPrefix(key, prefix) {
+					c.removeLocked(n)
+				}
+			}
+		}
+	}
+	c.storeLocked(c.attrs, &node[A]{
+		path:    p,
+		kind:    negativeNode,
+		expires: c.now().Add(c.ttl),
+		size:    nodeOverhead + int64(len(p)),
+		seq:     c.nextSeqLocked(),
+	})
+	parent := path.Dir(p)
+	c.dropLocked(c.attrs, parent)
+	listing := c.dirs[parent]
+	if listing == nil {
+		return
+	}
+	if i, found := searchEntries(listing.entries, path.Base(p)); found {
+		e := listing.entries[i]
+		delta := listedEntryOverhead + int64(len(e.Name)) + c.attrSize(e.Attr)
+		listing.entries = slices.Delete(listing.entries, i, i+1)
+		listing.size -= delta
+		c.bytes -= delta
+	}
+	listing.seq = c.nextSeqLocked()
+}
+
+// DropAttr forgets the attributes of p after a local change whose result
+// is not known (a write): the next lookup or getattr asks the server. The
+// parent's listing keeps the name.
+func (c *Meta[A]) DropAttr(p string) {
+	if !c.enabled() {
+		return
+	}
+	p = path.Clean(p)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dropLocked(c.attrs, p)
+	if p == "/" {
+		return
+	}
+	if listing := c.dirs[path.Dir(p)]; listing != nil {
+		if i, found := searchEntries(listing.entries, path.Base(p)); found {
+			listing.entries[i].stale = true
+		}
+	}
 }

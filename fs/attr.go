@@ -29,12 +29,19 @@ func (f *filesystem) fillAttr(a remote.Attr, nlink uint32, out *fuse.Attr) {
 	out.Owner = fuse.Owner{Uid: f.mapUID(a.UID), Gid: f.mapGID(a.GID)}
 }
 
+// mapUID returns the local uid shown for a remote uid. An id that
+// idmap=file cannot map is returned unchanged; checkOwner rejects it first
+// under nomap=error.
 func (f *filesystem) mapUID(uid uint32) uint32 {
 	switch {
 	case f.opts.UID != nil:
 		return *f.opts.UID
 	case f.opts.IDMap == "user" && uid == f.opts.RemoteUID:
 		return f.localUID
+	case f.opts.IDMap == "file" && f.opts.UIDMap != nil:
+		if local, ok := f.opts.UIDMap.Local(uid); ok {
+			return local
+		}
 	}
 	return uid
 }
@@ -45,23 +52,69 @@ func (f *filesystem) mapGID(gid uint32) uint32 {
 		return *f.opts.GID
 	case f.opts.IDMap == "user" && gid == f.opts.RemoteGID:
 		return f.localGID
+	case f.opts.IDMap == "file" && f.opts.GIDMap != nil:
+		if local, ok := f.opts.GIDMap.Local(gid); ok {
+			return local
+		}
 	}
 	return gid
 }
 
-// unmapUID turns a local uid given to chown into the remote one.
-func (f *filesystem) unmapUID(uid uint32) uint32 {
-	if f.opts.IDMap == "user" && uid == f.localUID {
-		return f.opts.RemoteUID
+// checkOwner returns EPERM for attributes whose owner or group has no entry
+// in the uidfile or gidfile under idmap=file and nomap=error, which is how
+// sshfs 3.7 fails stat for such files. It runs before fillAttr, also when
+// uid= or gid= would hide the owner, as in sshfs.
+func (f *filesystem) checkOwner(a remote.Attr) syscall.Errno {
+	if !f.strictIDMap() {
+		return 0
 	}
-	return uid
+	if m := f.opts.UIDMap; m != nil {
+		if _, ok := m.Local(a.UID); !ok {
+			return syscall.EPERM
+		}
+	}
+	if m := f.opts.GIDMap; m != nil {
+		if _, ok := m.Local(a.GID); !ok {
+			return syscall.EPERM
+		}
+	}
+	return 0
 }
 
-func (f *filesystem) unmapGID(gid uint32) uint32 {
-	if f.opts.IDMap == "user" && gid == f.localGID {
-		return f.opts.RemoteGID
+func (f *filesystem) strictIDMap() bool {
+	return f.opts.IDMap == "file" && f.opts.NoMap != "ignore"
+}
+
+// unmapUID turns a local uid given to chown into the remote one. Under
+// idmap=file and nomap=error, a uid missing from the uidfile is EPERM.
+func (f *filesystem) unmapUID(uid uint32) (uint32, syscall.Errno) {
+	switch {
+	case f.opts.IDMap == "user" && uid == f.localUID:
+		return f.opts.RemoteUID, 0
+	case f.opts.IDMap == "file" && f.opts.UIDMap != nil:
+		if remote, ok := f.opts.UIDMap.Remote(uid); ok {
+			return remote, 0
+		}
+		if f.strictIDMap() {
+			return 0, syscall.EPERM
+		}
 	}
-	return gid
+	return uid, 0
+}
+
+func (f *filesystem) unmapGID(gid uint32) (uint32, syscall.Errno) {
+	switch {
+	case f.opts.IDMap == "user" && gid == f.localGID:
+		return f.opts.RemoteGID, 0
+	case f.opts.IDMap == "file" && f.opts.GIDMap != nil:
+		if remote, ok := f.opts.GIDMap.Remote(gid); ok {
+			return remote, 0
+		}
+		if f.strictIDMap() {
+			return 0, syscall.EPERM
+		}
+	}
+	return gid, 0
 }
 
 // newFileAttr is the attributes of a file this mount just created, used

@@ -13,19 +13,24 @@ import (
 	"github.com/gosshfs/gosshfs/remote"
 )
 
-// created registers a new child after a successful remote create: the
-// listing of the directory is dropped and the child's fresh attributes
-// are fetched once.
-func (n *Node) created(ctx context.Context, name, p string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	n.fs.meta.Invalidate(p)
-	a, err := n.fs.client.Lstat(ctx, p)
-	if err != nil {
-		return nil, toErrno(err)
-	}
-	n.fs.meta.PutAttr(p, a)
+// created registers a child this mount just made, with attributes a: the
+// directory's cached listing gains the name.
+func (n *Node) created(ctx context.Context, name, p string, a remote.Attr, out *fuse.EntryOut) *gofs.Inode {
+	n.fs.lister.changed(path.Dir(p))
+	n.fs.meta.AddChild(p, a)
 	ch := n.child(ctx, name, a)
 	n.entryOut(ch, a, out)
-	return ch, 0
+	return ch
+}
+
+// createdAttr returns the attributes of an object this mount just created,
+// without a round trip: the owner is the remote login, and the times are
+// the local clock's, whole seconds. Tools that care (tar, cp -p, rsync)
+// set the times next; flush and setattr drop these attributes so the
+// server's own values are fetched afterwards.
+func (f *filesystem) createdAttr(mode uint32, size uint64) remote.Attr {
+	now := uint32(time.Now().Unix())
+	return remote.Attr{Mode: mode, Size: size, UID: f.remoteUID, GID: f.remoteGID, Atime: now, Mtime: now}
 }
 
 func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (_ *gofs.Inode, errno syscall.Errno) {
@@ -35,28 +40,35 @@ func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 		return nil, e
 	}
 	if err := n.fs.client.Mkdir(ctx, p, mode&0o7777); err != nil {
-		n.fs.meta.Invalidate(p)
+		n.fs.meta.DropAttr(p)
 		return nil, toErrno(err)
 	}
-	return n.created(ctx, name, p, out)
+	return n.created(ctx, name, p, n.fs.createdAttr(syscall.S_IFDIR|mode&0o7777, 4096), out), 0
 }
 
 func (n *Node) Rmdir(ctx context.Context, name string) (errno syscall.Errno) {
 	p := n.childPath(name)
 	defer n.fs.trace(ctx, "rmdir", p, time.Now(), &errno)
 	err := n.fs.client.Rmdir(ctx, p)
-	n.fs.meta.InvalidateTree(p)
-	return toErrno(err)
+	if err != nil {
+		n.fs.meta.InvalidateTree(p)
+		return toErrno(err)
+	}
+	n.fs.lister.changed(path.Dir(p))
+	n.fs.meta.RemoveTree(p)
+	return 0
 }
 
 func (n *Node) Unlink(ctx context.Context, name string) (errno syscall.Errno) {
 	p := n.childPath(name)
 	defer n.fs.trace(ctx, "unlink", p, time.Now(), &errno)
 	err := n.fs.client.Remove(ctx, p)
-	n.fs.meta.Invalidate(p)
 	if err != nil {
+		n.fs.meta.Invalidate(p)
 		return toErrno(err)
 	}
+	n.fs.lister.changed(path.Dir(p))
+	n.fs.meta.RemoveTree(p)
 	if ch := n.GetChild(name); ch != nil {
 		if cn, ok := ch.Operations().(*Node); ok {
 			cn.unlinked()
@@ -82,11 +94,22 @@ func (n *Node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 		return syscall.EINVAL
 	}
 
+	moved, movedState := n.fs.meta.GetAttr(from)
 	err := n.fs.client.Rename(ctx, from, to, flags&renameNoReplace == 0)
-	n.fs.meta.InvalidateTree(from)
-	n.fs.meta.InvalidateTree(to)
 	if err != nil {
+		n.fs.meta.InvalidateTree(from)
+		n.fs.meta.InvalidateTree(to)
 		return toErrno(err)
+	}
+	n.fs.lister.changed(path.Dir(from))
+	n.fs.lister.changed(path.Dir(to))
+	n.fs.meta.RemoveTree(from)
+	n.fs.meta.RemoveTree(to)
+	if movedState == cacheHit {
+		n.fs.meta.AddChild(to, moved)
+	} else {
+		// The listing of the destination would lack the name.
+		n.fs.meta.Invalidate(to)
 	}
 	if ch := np.GetChild(newName); ch != nil {
 		if cn, ok := ch.Operations().(*Node); ok {
@@ -103,10 +126,10 @@ func (n *Node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 		return nil, e
 	}
 	if err := n.fs.client.Symlink(ctx, target, p); err != nil {
-		n.fs.meta.Invalidate(p)
+		n.fs.meta.DropAttr(p)
 		return nil, toErrno(err)
 	}
-	return n.created(ctx, name, p, out)
+	return n.created(ctx, name, p, n.fs.createdAttr(syscall.S_IFLNK|0o777, uint64(len(target))), out), 0
 }
 
 func (n *Node) Readlink(ctx context.Context) (_ []byte, errno syscall.Errno) {
@@ -181,11 +204,11 @@ func (n *Node) Link(ctx context.Context, target gofs.InodeEmbedder, name string,
 		return nil, syscall.ENOENT
 	}
 	if err := n.fs.client.Link(ctx, from, p); err != nil {
-		n.fs.meta.Invalidate(p)
+		n.fs.meta.DropAttr(p)
 		return nil, toErrno(err)
 	}
-	n.fs.meta.Invalidate(p)
-	n.fs.meta.Invalidate(from)
+	n.fs.meta.DropAttr(from)
+	n.fs.lister.changed(path.Dir(p))
 	a, err := n.fs.client.Lstat(ctx, p)
 	if err != nil {
 		return nil, toErrno(err)
@@ -197,7 +220,7 @@ func (n *Node) Link(ctx context.Context, target gofs.InodeEmbedder, name string,
 	tn.links++
 	tn.last = a
 	tn.mu.Unlock()
-	n.fs.meta.PutAttr(p, a)
+	n.fs.meta.AddChild(p, a)
 	n.entryOut(tn.EmbeddedInode(), a, out)
 	return tn.EmbeddedInode(), 0
 }
@@ -211,28 +234,34 @@ func (n *Node) Create(ctx context.Context, name string, flags uint32, mode uint3
 
 	oflags := openFlags(flags)
 	file, err := n.fs.client.Create(ctx, p, oflags, mode&0o7777)
+	existed := false
 	if err != nil && toErrno(err) == syscall.EEXIST && flags&syscall.O_EXCL == 0 {
 		// The name appeared since the kernel's lookup: open it as open(2)
 		// with O_CREAT and without O_EXCL does.
+		existed = true
 		file, err = n.fs.client.Open(ctx, p, oflags|int(flags&syscall.O_TRUNC))
 	}
-	n.fs.meta.Invalidate(p)
 	if err != nil {
+		n.fs.meta.DropAttr(p)
 		return nil, nil, 0, toErrno(err)
 	}
 
-	a, err := file.Stat(ctx)
-	if err != nil {
-		file.Close(ctx)
-		return nil, nil, 0, toErrno(err)
+	var a remote.Attr
+	if existed {
+		a, err = file.Stat(ctx)
+		if err != nil {
+			file.Close(ctx)
+			return nil, nil, 0, toErrno(err)
+		}
+	} else {
+		a = n.fs.createdAttr(syscall.S_IFREG|mode&0o7777, 0)
 	}
-	n.fs.meta.PutAttr(p, a)
-	ch := n.child(ctx, name, a)
+	ch := n.created(ctx, name, p, a, out)
 	cn := ch.Operations().(*Node)
 	h := newHandle(cn, file, flags, a.Size)
+	h.synthetic = !existed
 	cn.addHandle(h)
 	cn.markDataCached(a)
-	n.entryOut(ch, a, out)
 	return ch, h, 0, 0
 }
 
@@ -252,5 +281,3 @@ func openFlags(flags uint32) int {
 	}
 	return out
 }
-
-var _ = remote.Attr{}

@@ -32,6 +32,10 @@ type Handle struct {
 	// handles.
 	prefetch *prefetcher
 
+	// synthetic is set when the node's attributes were made up at create
+	// time; flush then makes the kernel fetch the server's values.
+	synthetic bool
+
 	// written counts the bytes written through the handle.
 	written atomic.Int64
 
@@ -82,14 +86,14 @@ func (n *Node) Open(ctx context.Context, flags uint32) (_ gofs.FileHandle, fuseF
 	file, err := n.fs.client.Open(ctx, p, oflags)
 	st := <-statDone
 	if err != nil {
-		n.fs.meta.Invalidate(p)
+		n.fs.meta.DropAttr(p)
 		return nil, 0, toErrno(err)
 	}
 	if st.err == nil && st.a.IsSymlink() {
 		// SFTP opens follow symlinks and have no O_NOFOLLOW: a symlink
 		// that replaced the file since the lookup is refused, not followed.
 		file.Close(ctx)
-		n.fs.meta.Invalidate(p)
+		n.fs.meta.DropAttr(p)
 		return nil, 0, syscall.ELOOP
 	}
 	if flags&syscall.O_TRUNC != 0 {
@@ -100,7 +104,6 @@ func (n *Node) Open(ctx context.Context, flags uint32) (_ gofs.FileHandle, fuseF
 		return nil, 0, toErrno(st.err)
 	}
 
-	n.fs.meta.Invalidate(p)
 	n.fs.meta.PutAttr(p, st.a)
 	h := newHandle(n, file, flags, st.a.Size)
 	n.addHandle(h)
@@ -138,7 +141,7 @@ func (n *Node) markDataCached(a remote.Attr) {
 // this mount changed its content.
 func (n *Node) changedLocally() {
 	if p, ok := n.path(); ok {
-		n.fs.meta.Invalidate(p)
+		n.fs.meta.DropAttr(p)
 	}
 	n.mu.Lock()
 	n.dataValid = false
@@ -188,6 +191,11 @@ func (h *Handle) Flush(ctx context.Context) (errno syscall.Errno) {
 	h.mu.Lock()
 	wrote := h.wrote
 	h.mu.Unlock()
+	if h.synthetic {
+		h.synthetic = false
+		h.node.changedLocally()
+		h.node.NotifyContent(-1, 0)
+	}
 	if !wrote {
 		return 0
 	}

@@ -29,9 +29,13 @@ type filesystem struct {
 	kernelTimeout time.Duration
 	localUID      uint32
 	localGID      uint32
+	// remoteUID and remoteGID own the remote login's home directory; new
+	// files show them until the server's attributes are fetched.
+	remoteUID, remoteGID uint32
 
 	nextIno   atomic.Uint64
 	readAhead *budget
+	lister    *lister
 }
 
 // Mount is a live mount.
@@ -71,6 +75,10 @@ func NewMount(mountpoint string, client *remote.Client, o Options) (*Mount, erro
 		readAhead:     &budget{left: readAheadBudget},
 	}
 	fsys.nextIno.Store(1)
+	if uid, gid, err := client.RemoteIDs(context.Background()); err == nil {
+		fsys.remoteUID, fsys.remoteGID = uid, gid
+	}
+	fsys.lister = newLister(fsys)
 	fsys.root = &Node{fs: fsys, links: 1}
 
 	zero := time.Duration(0)

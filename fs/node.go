@@ -131,6 +131,15 @@ func (n *Node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (_ *
 	// lookup that reached the server, answers ENOENT without a round trip.
 	a, state := n.fs.meta.GetAttr(p)
 	if state == cacheMiss {
+		if ls := n.fs.lister.pending(dir); ls != nil {
+			// A listing of the directory is in flight: it brings the
+			// attributes of every name it finds.
+			<-ls.done
+		} else {
+			// The first miss in a directory lists it in the background,
+			// so later lookups there (git status, a build) find it cached.
+			n.fs.lister.ahead(dir)
+		}
 		if la, ls := n.fs.meta.LookupChild(dir, name); ls == cacheHit {
 			a, state = la, ls
 		}
@@ -149,6 +158,9 @@ func (n *Node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (_ *
 			return nil, errno
 		}
 		n.fs.meta.PutAttr(p, a)
+	}
+	if errno := n.fs.checkOwner(a); errno != 0 {
+		return nil, errno
 	}
 
 	ch := n.child(ctx, name, a)
@@ -196,6 +208,9 @@ func (n *Node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 	defer n.fs.trace(ctx, "getattr", p, time.Now(), &errno)
 	a, errno := n.attr(ctx)
 	if errno != 0 {
+		return errno
+	}
+	if errno := n.fs.checkOwner(a); errno != 0 {
 		return errno
 	}
 	n.fs.fillAttr(a, n.nlink(), &out.Attr)
@@ -246,6 +261,7 @@ func (n *Node) Readdir(ctx context.Context) (_ gofs.DirStream, errno syscall.Err
 	if errno != 0 {
 		return nil, errno
 	}
+	n.fs.lister.subdirsAhead(p, entries)
 	out := make([]fuse.DirEntry, 0, len(entries))
 	for _, e := range entries {
 		de := fuse.DirEntry{Name: e.Name, Mode: e.Attr.Mode & syscall.S_IFMT}
@@ -259,19 +275,7 @@ func (n *Node) Readdir(ctx context.Context) (_ gofs.DirStream, errno syscall.Err
 
 // list returns the entries of directory p from the cache or the server.
 func (n *Node) list(ctx context.Context, p string) ([]cacheEntry, syscall.Errno) {
-	if entries, ok := n.fs.meta.GetDir(p); ok {
-		return entries, 0
-	}
-	remoteEntries, err := n.fs.client.ReadDir(ctx, p)
-	if err != nil {
-		return nil, toErrno(err)
-	}
-	entries := make([]cacheEntry, len(remoteEntries))
-	for i, e := range remoteEntries {
-		entries[i] = cacheEntry{Name: e.Name, Attr: e.Attr}
-	}
-	n.fs.meta.PutDir(p, entries)
-	return entries, 0
+	return n.fs.lister.list(ctx, p)
 }
 
 func (n *Node) Statfs(ctx context.Context, out *fuse.StatfsOut) (errno syscall.Errno) {

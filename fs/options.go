@@ -23,11 +23,20 @@ type Options struct {
 	UID, GID *uint32
 	// Umask, when set, is cleared from every mode shown.
 	Umask *uint32
-	// IDMap is "none" (show the server's numbers) or "user" (show the
-	// remote user's files as the local user's).
+	// IDMap is "none" (show the server's numbers), "user" (show the
+	// remote user's files as the local user's) or "file" (translate through
+	// UIDMap and GIDMap). The zero value means "none".
 	IDMap string
 	// RemoteUID and RemoteGID are the remote login's ids, used by IDMap "user".
 	RemoteUID, RemoteGID uint32
+	// UIDMap and GIDMap are the uidfile and gidfile tables of IDMap "file".
+	// A nil map leaves that kind of id untranslated.
+	UIDMap, GIDMap *IDMap
+	// NoMap is what IDMap "file" does with an id missing from a non-nil
+	// map: "error" (the zero value "" too) fails stat with EPERM for a
+	// remote id and chown with EPERM for a local id, as sshfs's
+	// nomap=error does, and "ignore" passes the id through unchanged.
+	NoMap string
 
 	// TransformSymlinks shows absolute link targets inside RemoteDir as
 	// relative ones.

@@ -80,11 +80,7 @@ func (p *prefetcher) read(ctx context.Context, dest []byte, off int64) (int, err
 			m, err := p.file.ReadAt(ctx, dest[n:], pos)
 			return n + m, err
 		}
-		select {
-		case <-c.done:
-		case <-ctx.Done():
-			return n, ctx.Err()
-		}
+		<-c.done
 		if c.err != nil {
 			p.drop(idx)
 			m, err := p.file.ReadAt(ctx, dest[n:], pos)

@@ -14,7 +14,8 @@ import (
 
 // Setattr applies size, mode, owner and times in that order. SFTP version 3
 // sets owner and group together and both times together, so a change of
-// one reads the other from the server first. On a symlink, owner and times
+// one reads the other first (from the cache when fresh, else the server).
+// On a symlink, owner and times
 // change the link itself through lsetstat@openssh.com; servers without it
 // leave the link unchanged (the change is skipped with a debug log), since
 // plain SETSTAT would change the link's target.
@@ -29,11 +30,24 @@ func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 		return syscall.ENOENT
 	}
 	symlink := n.StableAttr().Mode == syscall.S_IFLNK
-	defer n.changedLocally()
-
 	n.waitWrites()
+	// Without lsetstat a symlink's owner and times stay as they are.
+	skipped := symlink && !n.fs.client.Capabilities().Lsetstat
+
+	// base becomes the attributes after the change when every changed
+	// field is known, which saves a stat round trip.
+	base, state := remote.Attr{}, cacheMiss
+	if named {
+		base, state = n.fs.meta.GetAttr(p)
+		n.fs.meta.DropAttr(p)
+	}
+	known := state == cacheHit && !skipped
+
 	if size, ok := in.GetSize(); ok {
 		n.dropReadAhead(int64(size))
+		n.mu.Lock()
+		n.dataValid = false
+		n.mu.Unlock()
 		var err error
 		if h != nil {
 			err = h.file.Truncate(ctx, size)
@@ -43,6 +57,8 @@ func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 		if err != nil {
 			return toErrno(err)
 		}
+		// The server sets the mtime, which is not known here.
+		known = false
 	}
 
 	if mode, ok := in.GetMode(); ok && !symlink {
@@ -55,52 +71,70 @@ func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 		if err != nil {
 			return toErrno(err)
 		}
+		base.Mode = base.Mode&syscall.S_IFMT | mode&0o7777
 	}
 
 	uid, uok := in.GetUID()
 	gid, gok := in.GetGID()
 	if uok || gok {
-		if errno := n.chown(ctx, p, uid, uok, gid, gok, symlink); errno != 0 {
+		ruid, rgid, errno := n.chown(ctx, p, base, known, uid, uok, gid, gok, symlink)
+		if errno != 0 {
 			return errno
 		}
+		base.UID, base.GID = ruid, rgid
 	}
 
 	atime, aok := in.GetATime()
 	mtime, mok := in.GetMTime()
 	if aok || mok {
-		if errno := n.utimens(ctx, p, atime, aok, mtime, mok, symlink); errno != 0 {
+		at, mt, errno := n.utimens(ctx, p, base, known, atime, aok, mtime, mok, symlink)
+		if errno != 0 {
 			return errno
 		}
+		base.Atime, base.Mtime = at, mt
 	}
 
-	if named {
-		n.fs.meta.Invalidate(p)
-	}
-	a, errno := n.attr(ctx)
-	if errno != 0 {
-		return errno
+	a := base
+	if known {
+		n.fs.meta.PutAttr(p, a)
+		n.setLast(a)
+	} else {
+		a, errno = n.attr(ctx)
+		if errno != 0 {
+			return errno
+		}
 	}
 	n.fs.fillAttr(a, n.nlink(), &out.Attr)
 	out.SetTimeout(n.fs.kernelTimeout)
 	return 0
 }
 
-func (n *Node) currentAttr(ctx context.Context, p string) (remote.Attr, error) {
-	n.fs.meta.Invalidate(p)
+// other returns the attributes to take an unchanged owner or time from:
+// base when it is fresh from the cache, else the server's.
+func (n *Node) other(ctx context.Context, p string, base remote.Attr, known bool) (remote.Attr, error) {
+	if known {
+		return base, nil
+	}
 	return n.fs.client.Lstat(ctx, p)
 }
 
-func (n *Node) chown(ctx context.Context, p string, uid uint32, uok bool, gid uint32, gok bool, symlink bool) syscall.Errno {
+func (n *Node) chown(ctx context.Context, p string, base remote.Attr, known bool, uid uint32, uok bool, gid uint32, gok bool, symlink bool) (uint32, uint32, syscall.Errno) {
 	if uok {
-		uid = n.fs.unmapUID(uid)
+		var errno syscall.Errno
+		if uid, errno = n.fs.unmapUID(uid); errno != 0 {
+			return 0, 0, errno
+		}
 	}
 	if gok {
-		gid = n.fs.unmapGID(gid)
+		var errno syscall.Errno
+		if gid, errno = n.fs.unmapGID(gid); errno != 0 {
+			return 0, 0, errno
+		}
 	}
 	if !uok || !gok {
-		cur, err := n.currentAttr(ctx, p)
+		cur, err := n.other(ctx, p, base, known)
 		if err != nil {
-			return toErrno(err)
+			return 0, 0, toErrno(err)
 		}
 		if !uok {
 			uid = cur.UID
@@ -110,14 +144,14 @@ func (n *Node) chown(ctx context.Context, p string, uid uint32, uok bool, gid ui
 		}
 	}
 	err := n.fs.client.Chown(ctx, p, uid, gid, !symlink)
-	return n.symlinkResult("chown", p, err)
+	return uid, gid, n.symlinkResult("chown", p, err)
 }
 
-func (n *Node) utimens(ctx context.Context, p string, atime time.Time, aok bool, mtime time.Time, mok bool, symlink bool) syscall.Errno {
+func (n *Node) utimens(ctx context.Context, p string, base remote.Attr, known bool, atime time.Time, aok bool, mtime time.Time, mok bool, symlink bool) (uint32, uint32, syscall.Errno) {
 	if !aok || !mok {
-		cur, err := n.currentAttr(ctx, p)
+		cur, err := n.other(ctx, p, base, known)
 		if err != nil {
-			return toErrno(err)
+			return 0, 0, toErrno(err)
 		}
 		if !aok {
 			atime = time.Unix(int64(cur.Atime), 0)
@@ -127,7 +161,7 @@ func (n *Node) utimens(ctx context.Context, p string, atime time.Time, aok bool,
 		}
 	}
 	err := n.fs.client.Chtimes(ctx, p, atime, mtime, !symlink)
-	return n.symlinkResult("utimens", p, err)
+	return uint32(atime.Unix()), uint32(mtime.Unix()), n.symlinkResult("utimens", p, err)
 }
 
 // symlinkResult turns the error of an attribute change into an errno; a

@@ -53,8 +53,12 @@ type Client struct {
 	opts   ClientOptions
 	log    *slog.Logger
 
+	// caps holds the extensions announced by the server; an extension whose
+	// requests the server denies (sftp-server -P) is switched off.
+	capMu sync.Mutex
+	caps  Capabilities
+
 	// Set once by Connect from the first connection.
-	caps     Capabilities
 	readSize int
 	home     string
 
@@ -181,6 +185,8 @@ func (c *Client) learn(cn *conn) {
 		Lsetstat:    cn.ext.has("lsetstat@openssh.com"),
 	}
 
+	c.probeDenied(cn)
+
 	c.readSize = safeReadSize
 	if cn.ext.has("limits@openssh.com") {
 		_, maxRead, _, _, err := cn.ext.limits()
@@ -206,8 +212,12 @@ func (c *Client) learn(cn *conn) {
 		"statvfs", c.caps.StatVFS, "fsync", c.caps.Fsync, "lsetstat", c.caps.Lsetstat, "read_size", c.readSize)
 }
 
-// Capabilities returns the OpenSSH extensions of the server.
-func (c *Client) Capabilities() Capabilities { return c.caps }
+// Capabilities returns the OpenSSH extensions of the server that work.
+func (c *Client) Capabilities() Capabilities {
+	c.capMu.Lock()
+	defer c.capMu.Unlock()
+	return c.caps
+}
 
 // ReadSize is the largest read request the server serves whole.
 func (c *Client) ReadSize() int { return c.readSize }

@@ -158,7 +158,13 @@ func (c *Client) callOn(ctx context.Context, slot int, fn func(cn *conn, retry b
 // runUntil runs fn in its own goroutine and returns its error, or
 // ErrNotConnected when deadline passes first. A request stuck on a
 // black-holed connection thus cannot hold its caller past the timeout.
+//
+// Cancellation of ctx is ignored: the kernel interrupts a request on any
+// signal to the caller, and Go programs receive preemption signals all
+// the time, so honouring it would fail healthy requests with EINTR. The
+// operation timeout bounds every request instead.
 func runUntil(ctx context.Context, deadline time.Time, fn func() error) error {
+	ctx = context.WithoutCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- fn() }()
 	timer := time.NewTimer(time.Until(deadline))
@@ -360,7 +366,7 @@ func (f *File) Sync(ctx context.Context) error {
 	if err := f.WaitWrites(); err != nil {
 		return err
 	}
-	if !f.c.caps.Fsync {
+	if !f.c.Capabilities().Fsync {
 		return nil
 	}
 	return f.do(ctx, "fsync", func(sf *sftp.File, _ bool) error { return sf.Sync() })

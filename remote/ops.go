@@ -53,7 +53,7 @@ func (c *Client) Lstat(ctx context.Context, p string) (Attr, error) {
 func (c *Client) ReadDir(ctx context.Context, p string) ([]DirEntry, error) {
 	var out []DirEntry
 	err := c.call(ctx, func(cn *conn, _ bool) error {
-		infos, err := cn.sftp.ReadDirContext(ctx, p)
+		infos, err := cn.sftp.ReadDirContext(context.WithoutCancel(ctx), p)
 		if err != nil {
 			return err
 		}
@@ -165,7 +165,7 @@ func (c *Client) Rename(ctx context.Context, from, to string, overwrite bool) er
 	if from == to {
 		return nil
 	}
-	if overwrite && !c.caps.PosixRename {
+	if overwrite && !c.Capabilities().PosixRename {
 		return c.renameReplacing(ctx, from, to)
 	}
 	err := c.call(ctx, func(cn *conn, retry bool) error {
@@ -293,7 +293,7 @@ func (c *Client) Readlink(ctx context.Context, p string) (string, error) {
 // hardlink@openssh.com extension it fails with EPERM, as link(2) does on
 // file systems without hard links.
 func (c *Client) Link(ctx context.Context, from, to string) error {
-	if !c.caps.Hardlink {
+	if !c.Capabilities().Hardlink {
 		return opError("link", to, syscall.EPERM, errors.New("server lacks hardlink@openssh.com"))
 	}
 	err := c.call(ctx, func(cn *conn, _ bool) error { return cn.sftp.Link(from, to) })
@@ -309,7 +309,7 @@ func (c *Client) Link(ctx context.Context, from, to string) error {
 // StatFS returns usage of the file system holding p. Without the
 // statvfs@openssh.com extension it returns ENOTSUP.
 func (c *Client) StatFS(ctx context.Context, p string) (StatFS, error) {
-	if !c.caps.StatVFS {
+	if !c.Capabilities().StatVFS {
 		return StatFS{}, opError("statvfs", p, syscall.ENOTSUP, errors.New("server lacks statvfs@openssh.com"))
 	}
 	var out StatFS
@@ -360,7 +360,7 @@ func (c *Client) Truncate(ctx context.Context, p string, size uint64) error {
 var ErrSymlinkUnsupported = errors.New("remote: server cannot change a symlink's own attributes")
 
 func (c *Client) setstat(ctx context.Context, op, p string, noFollow bool, a setAttrs) error {
-	if noFollow && !c.caps.Lsetstat {
+	if noFollow && !c.Capabilities().Lsetstat {
 		return opError(op, p, syscall.ENOTSUP, ErrSymlinkUnsupported)
 	}
 	err := c.call(ctx, func(cn *conn, _ bool) error {
@@ -480,7 +480,7 @@ func (c *Client) statNoClassify(ctx context.Context, p string) (Attr, error) {
 // diskFullErrno returns ENOSPC when the server's file system of p has no
 // space left, otherwise fallback.
 func (c *Client) diskFullErrno(ctx context.Context, p string, fallback syscall.Errno) syscall.Errno {
-	if !c.caps.StatVFS {
+	if !c.Capabilities().StatVFS {
 		return fallback
 	}
 	var st StatFS

@@ -173,6 +173,7 @@ func connEndReason(cn *conn) string {
 // acquire returns a live connection of slot i, waiting for a redial until
 // deadline. A slot whose redials fail permanently fails at once.
 func (c *Client) acquire(ctx context.Context, i int, deadline time.Time) (*conn, error) {
+	ctx = context.WithoutCancel(ctx)
 	s := c.slots[i%len(c.slots)]
 	for {
 		cn, ready, lastErr := s.current()
@@ -217,6 +218,7 @@ func (c *Client) pick() int {
 // in its own goroutine so that a black-holed connection cannot hold the
 // caller past the timeout.
 func (c *Client) call(ctx context.Context, fn func(cn *conn, retry bool) error) error {
+	ctx = context.WithoutCancel(ctx)
 	deadline := time.Now().Add(c.opts.OpTimeout)
 	i := c.pick()
 	retry := false
