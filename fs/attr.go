@@ -30,8 +30,8 @@ func (f *filesystem) fillAttr(a remote.Attr, nlink uint32, out *fuse.Attr) {
 }
 
 // mapUID returns the local uid shown for a remote uid. An id that
-// idmap=file cannot map is returned unchanged; checkOwner rejects it first
-// under nomap=error.
+// idmap=file cannot map is returned unchanged, because under nomap=error
+// checkOwner has rejected it before.
 func (f *filesystem) mapUID(uid uint32) uint32 {
 	switch {
 	case f.opts.UID != nil:

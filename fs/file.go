@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"path"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -31,6 +32,9 @@ type Handle struct {
 	// prefetch reads ahead for sequential readers; nil for write-only
 	// handles.
 	prefetch *prefetcher
+	// data, when file is nil, is the whole content of a small file fetched
+	// ahead; such a handle is read-only and has no remote handle.
+	data []byte
 
 	// synthetic is set when the node's attributes were made up at create
 	// time; flush then makes the kernel fetch the server's values.
@@ -71,6 +75,19 @@ func (n *Node) Open(ctx context.Context, flags uint32) (_ gofs.FileHandle, fuseF
 	defer n.fs.trace(ctx, "open", p, time.Now(), &errno)
 	if !ok {
 		return nil, 0, syscall.ENOENT
+	}
+
+	// Writes still in flight through other handles would be missing from
+	// the size seen below, and reads are clipped to that size.
+	n.waitWrites()
+
+	readOnly := flags&syscall.O_ACCMODE == syscall.O_RDONLY && flags&syscall.O_TRUNC == 0
+	if readOnly {
+		dir, name := path.Split(p)
+		defer n.fs.siblings.ahead(path.Clean(dir), name)
+		if h, fuseFlags, errno, ok := n.openPrefetched(ctx, p, flags); ok {
+			return h, fuseFlags, errno
+		}
 	}
 
 	oflags := openFlags(flags) | int(flags&syscall.O_TRUNC)
@@ -117,6 +134,34 @@ func (n *Node) Open(ctx context.Context, flags uint32) (_ gofs.FileHandle, fuseF
 	return h, fuseFlags, 0
 }
 
+// openPrefetched opens p from content fetched ahead by siblingCache, after
+// a stat confirms it is current. ok is false when there is no such
+// content or it is stale; the caller then opens the file on the server.
+func (n *Node) openPrefetched(ctx context.Context, p string, flags uint32) (_ gofs.FileHandle, fuseFlags uint32, errno syscall.Errno, ok bool) {
+	c := n.fs.siblings.take(p)
+	if c == nil {
+		return nil, 0, 0, false
+	}
+	a, err := n.fs.client.Lstat(ctx, p)
+	if err != nil {
+		n.fs.meta.DropAttr(p)
+		return nil, 0, toErrno(err), true
+	}
+	n.fs.meta.PutAttr(p, a)
+	<-c.done
+	if !c.usable(a) {
+		return nil, 0, 0, false
+	}
+	h := &Handle{node: n, flags: flags, data: c.data}
+	n.addHandle(h)
+	if n.keepCache(a) {
+		fuseFlags |= fuse.FOPEN_KEEP_CACHE
+	} else {
+		n.NotifyContent(-1, 0)
+	}
+	return h, fuseFlags, 0, true
+}
+
 // keepCache decides at open whether the page cache may be kept, and
 // records a as the state of the data cached from now on.
 func (n *Node) keepCache(a remote.Attr) bool {
@@ -137,6 +182,23 @@ func (n *Node) markDataCached(a remote.Attr) {
 	n.mu.Unlock()
 }
 
+// wrote updates the cached attributes after a write that ends at end: the
+// size grows to end and the mtime becomes the local time, an estimate
+// until flush fetches the server's values.
+func (n *Node) wrote(end int64) {
+	p, ok := n.path()
+	if !ok {
+		return
+	}
+	a, state := n.fs.meta.GetAttr(p)
+	if state != cacheHit {
+		return
+	}
+	a.Size = max(a.Size, uint64(end))
+	a.Mtime = uint32(time.Now().Unix())
+	n.fs.meta.PutAttr(p, a)
+}
+
 // changedLocally drops what is known about the node's attributes after
 // this mount changed its content.
 func (n *Node) changedLocally() {
@@ -149,6 +211,16 @@ func (n *Node) changedLocally() {
 }
 
 func (h *Handle) Read(ctx context.Context, dest []byte, off int64) (_ fuse.ReadResult, errno syscall.Errno) {
+	if h.node.fs.opts.Debug {
+		p, _ := h.node.path()
+		defer h.node.fs.trace(ctx, "read", p, time.Now(), &errno)
+	}
+	if h.file == nil {
+		if off >= int64(len(h.data)) {
+			return fuse.ReadResultData(nil), 0
+		}
+		return fuse.ReadResultData(h.data[off:min(int64(len(h.data)), off+int64(len(dest)))]), 0
+	}
 	h.node.waitWrites()
 	var n int
 	var err error
@@ -167,14 +239,21 @@ func (h *Handle) Read(ctx context.Context, dest []byte, off int64) (_ fuse.ReadR
 // error of an earlier write of this handle is returned instead. Flush,
 // fsync and close wait for every acknowledgement.
 func (h *Handle) Write(ctx context.Context, data []byte, off int64) (_ uint32, errno syscall.Errno) {
+	if h.file == nil {
+		return 0, syscall.EBADF
+	}
 	h.mu.Lock()
 	first := !h.wrote
 	h.wrote = true
 	h.mu.Unlock()
 	if first {
-		h.node.changedLocally()
+		h.node.mu.Lock()
+		h.node.dataValid = false
+		h.node.mu.Unlock()
 	}
+	h.node.wrote(off + int64(len(data)))
 	h.node.dropReadAhead(-1)
+	h.node.growReadAhead(off + int64(len(data)))
 	if h.written.Add(int64(len(data))) > peerThreshold {
 		h.file.OpenPeers(ctx, h.node.fs.client.PoolSize())
 	}
@@ -190,23 +269,26 @@ func (h *Handle) Write(ctx context.Context, data []byte, off int64) (_ uint32, e
 func (h *Handle) Flush(ctx context.Context) (errno syscall.Errno) {
 	h.mu.Lock()
 	wrote := h.wrote
+	synthetic := h.synthetic
+	h.synthetic = false
 	h.mu.Unlock()
-	if h.synthetic {
-		h.synthetic = false
-		h.node.changedLocally()
-		h.node.NotifyContent(-1, 0)
-	}
-	if !wrote {
+	if !wrote && !synthetic {
 		return 0
 	}
 	p, _ := h.node.path()
 	defer h.node.fs.trace(ctx, "flush", p, time.Now(), &errno)
 	err := h.file.WaitWrites()
+	// Sizes and times tracked while writing are estimates: drop them here
+	// and in the kernel, so the next stat shows the server's values.
 	h.node.changedLocally()
+	h.node.NotifyContent(-1, 0)
 	return toErrno(err)
 }
 
 func (h *Handle) Fsync(ctx context.Context, flags uint32) (errno syscall.Errno) {
+	if h.file == nil {
+		return 0
+	}
 	p, _ := h.node.path()
 	defer h.node.fs.trace(ctx, "fsync", p, time.Now(), &errno)
 	return toErrno(h.file.Sync(ctx))
@@ -214,8 +296,15 @@ func (h *Handle) Fsync(ctx context.Context, flags uint32) (errno syscall.Errno) 
 
 // Release closes the remote handle without making the caller wait: flush
 // already waited for every write.
-func (h *Handle) Release(ctx context.Context) syscall.Errno {
+func (h *Handle) Release(ctx context.Context) (errno syscall.Errno) {
+	if h.node.fs.opts.Debug {
+		p, _ := h.node.path()
+		defer h.node.fs.trace(ctx, "release", p, time.Now(), &errno)
+	}
 	h.node.removeHandle(h)
+	if h.file == nil {
+		return 0
+	}
 	if h.prefetch != nil {
 		h.prefetch.close()
 	}
@@ -238,7 +327,21 @@ func (n *Node) waitWrites() {
 	}
 	n.mu.Unlock()
 	for _, h := range handles {
-		h.file.WaitQuiet()
+		if h.file != nil {
+			h.file.WaitQuiet()
+		}
+	}
+}
+
+// growReadAhead raises the file size the node's read-ahead assumes to end,
+// after a write that ends there.
+func (n *Node) growReadAhead(end int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for h := range n.handles {
+		if h.prefetch != nil {
+			h.prefetch.grow(end)
+		}
 	}
 }
 

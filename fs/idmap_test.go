@@ -13,7 +13,7 @@ import (
 	"github.com/gosshfs/gosshfs/remote"
 )
 
-// fakeLookup knows alice (1000) and bob (1001).
+// fakeLookup returns the ids of alice (1000) and bob (1001).
 func fakeLookup(name string) (uint32, bool, error) {
 	switch name {
 	case "alice":

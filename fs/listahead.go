@@ -4,6 +4,7 @@ import (
 	"context"
 	"path"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -12,14 +13,16 @@ import (
 // listed ahead of a tree walker.
 const (
 	maxListAhead    = 8
+	maxQueuedAhead  = 256
 	maxSubdirsAhead = 64
 )
 
 // lister fetches directory listings, once per directory at a time, and
 // lists subdirectories ahead of a walker (ls -R, find, git status, tar).
 type lister struct {
-	fs  *filesystem
-	sem chan struct{}
+	fs     *filesystem
+	sem    chan struct{}
+	queued atomic.Int32
 
 	mu       sync.Mutex // guards inflight
 	inflight map[string]*listing
@@ -106,8 +109,9 @@ func (l *lister) changed(dir string) {
 	l.mu.Unlock()
 }
 
-// ahead lists dir in the background unless it is cached or in flight, or
-// too many background listings run already.
+// ahead lists dir in the background unless it is cached or in flight. At
+// most maxListAhead listings run at once; up to maxQueuedAhead more wait
+// for their turn, and beyond that a request is dropped.
 func (l *lister) ahead(dir string) {
 	if l.fs.kernelTimeout <= 0 {
 		return
@@ -115,21 +119,21 @@ func (l *lister) ahead(dir string) {
 	if _, ok := l.fs.meta.GetDir(dir); ok {
 		return
 	}
-	select {
-	case l.sem <- struct{}{}:
-	default:
+	if l.queued.Add(1) > maxQueuedAhead {
+		l.queued.Add(-1)
 		return
 	}
 	ls, started := l.start(dir)
 	if !started {
-		<-l.sem
+		l.queued.Add(-1)
 		return
 	}
 	go func() {
+		defer l.queued.Add(-1)
+		l.sem <- struct{}{}
 		defer func() { <-l.sem }()
 		l.fetch(context.Background(), dir, ls)
 	}()
-	_ = ls
 }
 
 // subdirsAhead lists the first subdirectories of a listing that a reader

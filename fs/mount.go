@@ -36,6 +36,7 @@ type filesystem struct {
 	nextIno   atomic.Uint64
 	readAhead *budget
 	lister    *lister
+	siblings  *siblingCache
 }
 
 // Mount is a live mount.
@@ -79,6 +80,7 @@ func NewMount(mountpoint string, client *remote.Client, o Options) (*Mount, erro
 		fsys.remoteUID, fsys.remoteGID = uid, gid
 	}
 	fsys.lister = newLister(fsys)
+	fsys.siblings = newSiblingCache(fsys)
 	fsys.root = &Node{fs: fsys, links: 1}
 
 	zero := time.Duration(0)

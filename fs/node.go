@@ -218,11 +218,15 @@ func (n *Node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 	return 0
 }
 
+// anyHandle returns an open handle of the node that has a remote file,
+// or nil.
 func (n *Node) anyHandle() *Handle {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for h := range n.handles {
-		return h
+		if h.file != nil {
+			return h
+		}
 	}
 	return nil
 }

@@ -32,10 +32,10 @@ type Options struct {
 	// UIDMap and GIDMap are the uidfile and gidfile tables of IDMap "file".
 	// A nil map leaves that kind of id untranslated.
 	UIDMap, GIDMap *IDMap
-	// NoMap is what IDMap "file" does with an id missing from a non-nil
-	// map: "error" (the zero value "" too) fails stat with EPERM for a
-	// remote id and chown with EPERM for a local id, as sshfs's
-	// nomap=error does, and "ignore" passes the id through unchanged.
+	// NoMap is the IDMap "file" policy for an id missing from a non-nil
+	// map. With "error" (and the zero value ""), stat of a file with such a
+	// remote id and chown to such a local id fail with EPERM, as with
+	// sshfs's nomap=error. With "ignore" the id passes through unchanged.
 	NoMap string
 
 	// TransformSymlinks shows absolute link targets inside RemoteDir as

@@ -64,7 +64,7 @@ func newPrefetcher(file *remote.File, b *budget, size int64, poolSize int) *pref
 func (p *prefetcher) read(ctx context.Context, dest []byte, off int64) (int, error) {
 	window := p.detect.Observe(off, int64(len(dest)))
 	if window == 0 && !p.covered(off) {
-		return p.file.ReadAt(ctx, dest, off)
+		return p.file.ReadAt(ctx, p.clip(dest, off), off)
 	}
 	if window >= peerWindow && p.size > peerThreshold {
 		p.file.OpenPeers(ctx, p.poolSize)
@@ -88,6 +88,12 @@ func (p *prefetcher) read(ctx context.Context, dest []byte, off int64) (int, err
 		}
 		inChunk := pos - idx*chunkSize
 		if inChunk >= int64(len(c.data)) {
+			if len(c.data) == cap(c.data) && len(c.data) < chunkSize {
+				// The chunk ended at the size known at open; the file may
+				// have grown since.
+				m, err := p.file.ReadAt(ctx, dest[n:], pos)
+				return n + m, err
+			}
 			// End of file inside or at the end of this chunk.
 			return n, nil
 		}
@@ -143,7 +149,16 @@ func (p *prefetcher) schedule(from, to int64) {
 }
 
 func (p *prefetcher) fetch(idx int64, c *chunk) {
-	buf := make([]byte, chunkSize)
+	// Asking for exactly the bytes left before the known end of file saves
+	// a round trip: a short reply makes pkg/sftp ask again to tell a short
+	// read from the end of the file.
+	p.mu.Lock()
+	length := min(chunkSize, p.size-idx*chunkSize)
+	p.mu.Unlock()
+	if length <= 0 {
+		length = chunkSize
+	}
+	buf := make([]byte, length)
 	file := p.file
 	if peers := p.file.Peers(); len(peers) > 1 {
 		file = peers[int(idx/peerChunks)%len(peers)]
@@ -214,4 +229,23 @@ func (b *budget) put(n int64) {
 	b.mu.Lock()
 	b.left += n
 	b.mu.Unlock()
+}
+
+// clip shortens dest to end at the known file size when off is before it,
+// so that the read is served whole in one round trip.
+func (p *prefetcher) clip(dest []byte, off int64) []byte {
+	p.mu.Lock()
+	size := p.size
+	p.mu.Unlock()
+	if off < size && off+int64(len(dest)) > size {
+		return dest[:size-off]
+	}
+	return dest
+}
+
+// grow raises the expected file size to end.
+func (p *prefetcher) grow(end int64) {
+	p.mu.Lock()
+	p.size = max(p.size, end)
+	p.mu.Unlock()
 }

@@ -23,6 +23,9 @@ func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 	p, named := n.path()
 	defer n.fs.trace(ctx, "setattr", p, time.Now(), &errno)
 	h, _ := fh.(*Handle)
+	if h != nil && h.file == nil {
+		h = nil
+	}
 	if h == nil && !named {
 		h = n.anyHandle()
 	}

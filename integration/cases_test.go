@@ -19,10 +19,7 @@ const casesCacheTimeout = 2
 // casesExpectedToFailWithoutExtensions lists the shared cases that cannot
 // pass against sftp-server with the OpenSSH extensions denied, with the
 // missing extension and a substring of the expected FAIL line.
-//
-// TODO: check these against the fallbacks that the README documents. The
-// list names what the missing extensions make impossible. It was checked
-// against one run of gosshfs, not against a documented promise.
+// Each follows from a fallback the README's table documents.
 var casesExpectedToFailWithoutExtensions = map[string]expectedFailure{
 	"19-statfs": {
 		reason:  "without statvfs@openssh.com the mount cannot report the server's size and free space",

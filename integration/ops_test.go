@@ -44,9 +44,7 @@ func (e *opsEnv) dirs(t *testing.T) (mnt, remote string) {
 // server denies, what gosshfs must still guarantee without it. The
 // operations test checks these guarantees on that server instead of the
 // full behaviour.
-//
-// TODO: replace the guarantees with the fallbacks the README documents
-// once it lists them (the errno of link(2), the statfs values, fsync).
+// The README's table documents the same fallbacks.
 var withoutExtensionFallbacks = map[string]string{
 	"posix-rename@openssh.com": "rename onto an existing name still replaces it, but not atomically: the old target may be missing for a moment",
 	"hardlink@openssh.com":     "link(2) fails with an errno and creates nothing on the server",

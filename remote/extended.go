@@ -156,31 +156,41 @@ func (e *extChannel) has(name string) bool {
 
 // request sends one SSH_FXP_EXTENDED request and waits for its reply.
 func (e *extChannel) request(name string, payload []byte) (extReply, error) {
+	body := appendString(make([]byte, 0, 4+len(name)+len(payload)), name)
+	body = append(body, payload...)
+	ch, err := e.send(fxpExtended, body)
+	if err != nil {
+		return extReply{}, err
+	}
+	rep := <-ch
+	return rep, rep.err
+}
+
+// send writes one request of type typ with body after its id and returns
+// the channel its reply arrives on.
+func (e *extChannel) send(typ byte, body []byte) (<-chan extReply, error) {
 	ch := make(chan extReply, 1)
 
 	e.mu.Lock()
 	if e.err != nil {
 		e.mu.Unlock()
-		return extReply{}, errExtClosed
+		return nil, errExtClosed
 	}
 	e.nextID++
 	id := e.nextID
 	e.pending[id] = ch
-	pkt := make([]byte, 0, 64+len(name)+len(payload))
-	pkt = append(pkt, 0, 0, 0, 0, fxpExtended)
+	pkt := make([]byte, 0, 9+len(body))
+	pkt = append(pkt, 0, 0, 0, 0, typ)
 	pkt = binary.BigEndian.AppendUint32(pkt, id)
-	pkt = appendString(pkt, name)
-	pkt = append(pkt, payload...)
+	pkt = append(pkt, body...)
 	binary.BigEndian.PutUint32(pkt, uint32(len(pkt)-4))
 	_, err := e.w.Write(pkt)
 	e.mu.Unlock()
 	if err != nil {
 		e.fail(err)
-		return extReply{}, errExtClosed
+		return nil, errExtClosed
 	}
-
-	rep := <-ch
-	return rep, rep.err
+	return ch, nil
 }
 
 // statusError turns a STATUS reply into nil (OK) or an *sftpStatus.
@@ -298,25 +308,9 @@ func (e *extChannel) limits() (maxPacket, maxRead, maxWrite, maxHandles uint64, 
 // setstatFollow sends a plain SETSTAT with several attributes at once.
 func (e *extChannel) setstatFollow(path string, a setAttrs) error {
 	const fxpSetstat = 9
-	e.mu.Lock()
-	if e.err != nil {
-		e.mu.Unlock()
-		return errExtClosed
-	}
-	e.nextID++
-	id := e.nextID
-	ch := make(chan extReply, 1)
-	e.pending[id] = ch
-	pkt := []byte{0, 0, 0, 0, fxpSetstat}
-	pkt = binary.BigEndian.AppendUint32(pkt, id)
-	pkt = appendString(pkt, path)
-	pkt = a.marshal(pkt)
-	binary.BigEndian.PutUint32(pkt, uint32(len(pkt)-4))
-	_, err := e.w.Write(pkt)
-	e.mu.Unlock()
+	ch, err := e.send(fxpSetstat, a.marshal(appendString(nil, path)))
 	if err != nil {
-		e.fail(err)
-		return errExtClosed
+		return err
 	}
 	rep := <-ch
 	if rep.err != nil {

@@ -53,19 +53,9 @@ func (c *Client) Lstat(ctx context.Context, p string) (Attr, error) {
 func (c *Client) ReadDir(ctx context.Context, p string) ([]DirEntry, error) {
 	var out []DirEntry
 	err := c.call(ctx, func(cn *conn, _ bool) error {
-		infos, err := cn.sftp.ReadDirContext(context.WithoutCancel(ctx), p)
-		if err != nil {
-			return err
-		}
-		out = make([]DirEntry, 0, len(infos))
-		for _, fi := range infos {
-			name := fi.Name()
-			if name == "." || name == ".." {
-				continue
-			}
-			out = append(out, DirEntry{Name: name, Attr: attrFromInfo(fi)})
-		}
-		return nil
+		entries, err := cn.ext.readDir(p)
+		out = entries
+		return err
 	})
 	if err != nil {
 		return nil, c.classify(ctx, "readdir", p, err)
@@ -416,8 +406,11 @@ func (c *Client) classify(ctx context.Context, op, p string, err error) error {
 	if errors.Is(err, ErrNotConnected) || errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled) {
 		return &OpError{Op: op, Path: p, Errno: connErrno(err), Err: err}
 	}
+	// ENOENT is returned as it is: the kernel walks paths one name at a
+	// time, so the parent is a directory it has just looked up, and
+	// telling ENOTDIR apart would cost a round trip on every miss.
 	errno := baseErrno(err)
-	if errno == syscall.EIO || errno == syscall.ENOENT {
+	if errno == syscall.EIO {
 		errno = c.recoverPathErrno(ctx, p, errno)
 	}
 	return opError(op, p, errno, err)
