@@ -38,6 +38,9 @@ type credentials struct {
 	signers        []ssh.Signer    // keys loaded from identity files
 	identityKeys   []ssh.PublicKey // public halves of every identity file found
 	stdinPassword  bool            // the password came from Options.Stdin
+	// unlocked is shared by the credentials of one Dialer's hosts and only
+	// used while NewDialer runs.
+	unlocked map[string]ssh.Signer
 
 	// mu serializes terminal prompts and guards the fields below.
 	mu           sync.Mutex
@@ -64,8 +67,11 @@ var openPrompter = openTerminalPrompter
 
 // newCredentials loads the identity files, asking for passphrases on the
 // terminal, and reads the password from o.Stdin when o.PasswordStdin is set.
-func newCredentials(o Options, s settings, logger *slog.Logger) (*credentials, error) {
+// unlocked maps identity file paths to the keys unlocked so far, so that
+// jump hosts sharing a key ask for its passphrase once.
+func newCredentials(o Options, s settings, logger *slog.Logger, unlocked map[string]ssh.Signer) (*credentials, error) {
 	c := &credentials{
+		unlocked:       unlocked,
 		logger:         logger,
 		user:           s.user,
 		host:           s.hostName,
@@ -211,6 +217,9 @@ func (c *credentials) addCertificate(path string, signer ssh.Signer) {
 // nil signer when the key is skipped: ssh-agent holds it, or the user
 // entered an empty passphrase.
 func (c *credentials) unlockIdentity(path string, data []byte, publicKey ssh.PublicKey, agentKeys []ssh.PublicKey) (ssh.Signer, error) {
+	if signer := c.unlocked[path]; signer != nil {
+		return signer, nil
+	}
 	if publicKey == nil {
 		publicKey = readPublicKeyFile(path + ".pub")
 	}
@@ -250,6 +259,9 @@ func (c *credentials) unlockIdentity(path string, data []byte, publicKey ssh.Pub
 		}
 		if err != nil {
 			return nil, fmt.Errorf("cannot decrypt identity file %q: %v", path, err)
+		}
+		if c.unlocked != nil {
+			c.unlocked[path] = signer
 		}
 		return signer, nil
 	}

@@ -15,136 +15,272 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// Dialer opens authenticated SSH connections to one server. It resolves the
+// Dialer opens authenticated SSH connections to one server, directly,
+// through ProxyJump hosts or through a ProxyCommand. It resolves the
 // ssh_config once and keeps the credentials it unlocked (key passphrases,
-// password) so that redials never prompt again. A Dialer is safe for
-// concurrent use.
+// password) for every host of the chain, so that redials never prompt
+// again. A Dialer is safe for concurrent use.
 type Dialer struct {
+	endpoint             // the server that serves SFTP
+	jumps    []*endpoint // ProxyJump hosts in dial order
+}
+
+// endpoint is one SSH server of a Dialer's chain with its settings and
+// credentials. Its fields are immutable after NewDialer.
+type endpoint struct {
 	settings settings
 	logger   *slog.Logger
 	hostKeys *hostKeyChecker
 	creds    *credentials
+	// hop is "" for the server that serves SFTP and names the jump host
+	// otherwise, for example "jump host 1 of 2 (root@bastion:22)".
+	hop string
 }
 
-// NewDialer applies the ssh_config file to o, loads the keys and prompts for
-// any passphrase they need. The password is read here from o.Stdin when
-// o.PasswordStdin is set. Otherwise the first Dial that needs a password
-// prompts for it on the terminal, and later dials reuse it.
+// NewDialer applies the ssh_config file to o, loads the keys of the server
+// and of every jump host and prompts for any passphrase they need. The
+// password is read here from o.Stdin when o.PasswordStdin is set, and only
+// the server that serves SFTP receives it. Otherwise the first Dial that
+// needs a password prompts for it on the terminal, and later dials reuse it.
 func NewDialer(o Options) (*Dialer, error) {
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s, err := resolveSettings(o)
+	s, env, err := resolveSettings(o)
 	if err != nil {
 		return nil, err
 	}
-	creds, err := newCredentials(o, s, logger)
+	keys := map[string]ssh.Signer{}
+	creds, err := newCredentials(o, s, logger, keys)
 	if err != nil {
 		return nil, err
 	}
-	d := &Dialer{
+	d := &Dialer{endpoint: endpoint{
 		settings: s,
 		logger:   logger,
 		hostKeys: newHostKeyChecker(s, logger),
 		creds:    creds,
+	}}
+	if err := d.addJumpHosts(o, env, keys); err != nil {
+		return nil, err
 	}
 	logger.Debug("SSH settings resolved", "target", d.Target(), "alias", s.alias,
 		"identity_files", len(s.identityFiles), "known_hosts", s.knownHostsFiles,
 		"strict_host_key_checking", s.strictHostKeyChecking, "connect_timeout", s.connectTimeout,
-		"server_alive_interval", s.serverAliveInterval, "server_alive_count_max", s.serverAliveCountMax)
+		"server_alive_interval", s.serverAliveInterval, "server_alive_count_max", s.serverAliveCountMax,
+		"proxy_jump", s.proxyJump, "proxy_command", s.proxyCommand)
 	return d, nil
 }
 
+// addJumpHosts resolves the ProxyJump chain and loads each jump host's keys.
+// keys contains the keys already unlocked, so a key that several hosts use
+// is prompted for once.
+func (d *Dialer) addJumpHosts(o Options, env configEnv, keys map[string]ssh.Signer) error {
+	if d.settings.proxyJump == "" {
+		return nil
+	}
+	hops, err := resolveJumpHosts(d.settings.proxyJump, o, env, 0)
+	if err != nil {
+		return err
+	}
+	for i, hop := range hops {
+		e := &endpoint{settings: hop, logger: d.logger, hostKeys: newHostKeyChecker(hop, d.logger)}
+		e.hop = fmt.Sprintf("jump host %d of %d (%s)", i+1, len(hops), e.target())
+		e.creds, err = newCredentials(Options{}, hop, d.logger, keys)
+		if err != nil {
+			return fmt.Errorf("%s: %w", e.hop, err)
+		}
+		d.logger.Debug("jump host resolved", "hop", e.hop, "alias", hop.alias,
+			"identity_files", len(hop.identityFiles), "known_hosts", hop.knownHostsFiles,
+			"strict_host_key_checking", hop.strictHostKeyChecking, "proxy_command", hop.proxyCommand)
+		d.jumps = append(d.jumps, e)
+	}
+	return nil
+}
+
 // Target returns "user@host:port" with the resolved HostName and port.
-func (d *Dialer) Target() string {
-	return d.settings.user + "@" + net.JoinHostPort(d.settings.hostName, strconv.Itoa(d.settings.port))
+func (d *Dialer) Target() string { return d.target() }
+
+func (e *endpoint) target() string {
+	return e.settings.user + "@" + net.JoinHostPort(e.settings.hostName, strconv.Itoa(e.settings.port))
 }
 
 // User returns the resolved remote user.
 func (d *Dialer) User() string { return d.settings.user }
 
-// Dial connects, checks the host key, authenticates and starts keepalives.
-// ConnectTimeout bounds the TCP connect and the handshake together, except
-// for the time spent waiting at a terminal prompt. Connection failures are
-// *DialError values, and IsPermanent reports whether a retry can succeed.
-// When ctx ends first, the error wraps ctx.Err().
+// Dial connects through the jump hosts, if any, to the server, checks
+// every host key, authenticates to every host and starts keepalives.
+// ConnectTimeout bounds each host's connect and handshake, except for the
+// time spent waiting at a terminal prompt. Connection failures are
+// *DialError values, whose Hop names a failing jump host, and IsPermanent
+// reports whether a retry can succeed. When ctx ends first, the error
+// wraps ctx.Err(). Closing the returned client also closes the
+// connections to the jump hosts.
 func (d *Dialer) Dial(ctx context.Context) (*ssh.Client, error) {
-	s := &d.settings
+	chain := append(append([]*endpoint(nil), d.jumps...), &d.endpoint)
+	var clients []*ssh.Client
+	for i, e := range chain {
+		var client *ssh.Client
+		var err error
+		if i == 0 {
+			client, err = e.dialFirst(ctx)
+		} else {
+			client, err = e.dialVia(ctx, clients[i-1], chain[i-1].target())
+		}
+		if err != nil {
+			closeClients(clients)
+			return nil, e.hopError(err)
+		}
+		clients = append(clients, client)
+		e.started(client)
+	}
+
+	client := clients[len(clients)-1]
+	if len(clients) > 1 {
+		jumps := clients[:len(clients)-1]
+		go func() {
+			client.Wait()
+			closeClients(jumps)
+		}()
+	}
+	return client, nil
+}
+
+// dialFirst connects to the first host of the chain over TCP or through
+// its ProxyCommand.
+func (e *endpoint) dialFirst(ctx context.Context) (*ssh.Client, error) {
+	s := &e.settings
+	if s.proxyCommand != "" {
+		conn, err := startProxyCommand(s.proxyCommand, e.logger)
+		if err != nil {
+			return nil, err
+		}
+		client, err := e.handshake(ctx, conn)
+		if err != nil {
+			conn.Close()
+			if exit := conn.exitDescription(); exit != "" {
+				return nil, fmt.Errorf("%w (%s)", err, exit)
+			}
+			return nil, err
+		}
+		return client, nil
+	}
+
 	address := net.JoinHostPort(s.hostName, strconv.Itoa(s.port))
 	netDialer := net.Dialer{Timeout: s.connectTimeout}
 	conn, err := netDialer.DialContext(ctx, "tcp", address)
 	if err != nil {
 		return nil, classifyConnectError(ctx, err, s.hostName, s.port, s.connectTimeout)
 	}
-
-	client, err := d.handshake(ctx, conn)
+	client, err := e.handshake(ctx, conn)
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
+	return client, nil
+}
 
-	d.logger.Info("SSH connection established", "target", d.Target(),
-		"server_version", string(client.ServerVersion()))
-	if s.serverAliveInterval > 0 {
-		startKeepalive(client, s.serverAliveInterval, s.serverAliveCountMax, d.logger, d.Target())
+// dialVia connects to e through the SSH client of the previous host.
+func (e *endpoint) dialVia(ctx context.Context, via *ssh.Client, viaName string) (*ssh.Client, error) {
+	conn, err := e.dialThrough(ctx, via, viaName)
+	if err != nil {
+		return nil, err
+	}
+	client, err := e.handshake(ctx, conn)
+	if err != nil {
+		conn.Close()
+		return nil, err
 	}
 	return client, nil
 }
 
+// started logs a new connection and starts its keepalives.
+func (e *endpoint) started(client *ssh.Client) {
+	s := &e.settings
+	if e.hop == "" {
+		e.logger.Info("SSH connection established", "target", e.target(),
+			"server_version", string(client.ServerVersion()))
+	} else {
+		e.logger.Debug("jump host connected", "hop", e.hop, "server_version", string(client.ServerVersion()))
+	}
+	if s.serverAliveInterval > 0 {
+		startKeepalive(client, s.serverAliveInterval, s.serverAliveCountMax, e.logger, e.target())
+	}
+}
+
+// hopError names the jump host in an error that happened there.
+func (e *endpoint) hopError(err error) error {
+	if e.hop == "" {
+		return err
+	}
+	var de *DialError
+	if errors.As(err, &de) && de.Hop == "" {
+		de.Hop = e.hop
+		return err
+	}
+	return fmt.Errorf("%s: %w", e.hop, err)
+}
+
+func closeClients(clients []*ssh.Client) {
+	for i := len(clients) - 1; i >= 0; i-- {
+		clients[i].Close()
+	}
+}
+
 // handshake runs the SSH handshake and authentication on conn.
-func (d *Dialer) handshake(ctx context.Context, conn net.Conn) (*ssh.Client, error) {
-	a := &dialAttempt{ctx: ctx, conn: conn, timeout: d.settings.connectTimeout}
+func (e *endpoint) handshake(ctx context.Context, conn net.Conn) (*ssh.Client, error) {
+	a := &dialAttempt{ctx: ctx, conn: conn, timeout: e.settings.connectTimeout}
 	a.armDeadline()
 	// Cancelling ctx expires the deadline, which aborts the blocked read.
 	stopCancel := context.AfterFunc(ctx, a.expireDeadline)
 
-	hostKeyAlgorithms, err := d.hostKeys.hostKeyAlgorithms()
+	hostKeyAlgorithms, err := e.hostKeys.hostKeyAlgorithms()
 	if err != nil {
 		stopCancel()
 		return nil, err
 	}
-	auth, closeAgent := d.creds.authMethods(a)
+	auth, closeAgent := e.creds.authMethods(a)
 	config := &ssh.ClientConfig{
-		User:              d.settings.user,
+		User:              e.settings.user,
 		Auth:              auth,
-		HostKeyCallback:   a.hostKeyCallback(d.hostKeys),
+		HostKeyCallback:   a.hostKeyCallback(e.hostKeys),
 		HostKeyAlgorithms: hostKeyAlgorithms,
 		BannerCallback: func(message string) error {
-			d.logger.Debug("server banner", "target", d.Target(), "banner", message)
+			e.logger.Debug("server banner", "target", e.target(), "banner", message)
 			return nil
 		},
 	}
 
-	sshConn, channels, requests, err := ssh.NewClientConn(conn, d.hostKeys.address, config)
+	sshConn, channels, requests, err := ssh.NewClientConn(conn, e.hostKeys.address, config)
 	closeAgent()
 	cancelled := !stopCancel()
 	if cancelled && err == nil {
 		sshConn.Close()
 	}
 	if cancelled {
-		return nil, fmt.Errorf("remote: dial %s: %w", d.Target(), context.Cause(ctx))
+		return nil, fmt.Errorf("remote: dial %s: %w", e.target(), context.Cause(ctx))
 	}
 	if err != nil {
-		return nil, d.classifyHandshakeError(a, err)
+		return nil, e.classifyHandshakeError(a, err)
 	}
 
 	if err := conn.SetDeadline(time.Time{}); err != nil {
 		sshConn.Close()
-		return nil, fmt.Errorf("remote: dial %s: %w", d.Target(), err)
+		return nil, fmt.Errorf("remote: dial %s: %w", e.target(), err)
 	}
-	d.creds.rememberPassword(a)
+	e.creds.rememberPassword(a)
 	return ssh.NewClient(sshConn, channels, requests), nil
 }
 
 // classifyHandshakeError turns a failed ssh.NewClientConn into a *DialError.
-func (d *Dialer) classifyHandshakeError(a *dialAttempt, err error) error {
+func (e *endpoint) classifyHandshakeError(a *dialAttempt, err error) error {
 	state := a.snapshot()
 	if state.hostKeyErr != nil {
 		return state.hostKeyErr
 	}
 
-	s := &d.settings
+	s := &e.settings
 	de := &DialError{Host: s.hostName, Port: s.port, User: s.user, Err: err}
 	var netErr net.Error
 	switch {

@@ -29,6 +29,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// A ProxyCommand test runs this binary as a netcat that relays its
+	// standard input and output to the address in the variable.
+	if address := os.Getenv(relayAddressVariable); address != "" {
+		os.Exit(relayStdio(address))
+	}
 	// No test may read from the real terminal.
 	openPrompter = func() (prompter, error) { return nil, errNoTerminal }
 	os.Exit(m.Run())
@@ -41,6 +46,7 @@ type serverOptions struct {
 	password            string        // enables password authentication
 	keyboardInteractive bool          // prompts "Password: " and compares with password
 	hostSigners         []ssh.Signer  // nil means one new ED25519 key
+	forward             bool          // accept direct-tcpip channels, as a jump host
 }
 
 // testServer is an SSH server on 127.0.0.1 that authenticates clients,
@@ -53,6 +59,12 @@ type testServer struct {
 	frozen     atomic.Bool // stop replying to global requests
 	keepalives atomic.Int32
 	passwords  atomic.Int32 // password and keyboard-interactive attempts
+	forward    bool
+	forwards   atomic.Int32 // direct-tcpip channels opened
+	logins     atomic.Int32 // successful handshakes
+	active     atomic.Int32 // connections open after the handshake
+
+	listener net.Listener
 
 	mu    sync.Mutex
 	conns []net.Conn
@@ -63,7 +75,7 @@ func startTestServer(t *testing.T, o serverOptions) *testServer {
 	if o.hostSigners == nil {
 		o.hostSigners = []ssh.Signer{newSigner(t)}
 	}
-	s := &testServer{hostSigner: o.hostSigners[0]}
+	s := &testServer{hostSigner: o.hostSigners[0], forward: o.forward}
 	config := &ssh.ServerConfig{MaxAuthTries: 10}
 	for _, signer := range o.hostSigners {
 		config.AddHostKey(signer)
@@ -110,16 +122,20 @@ func startTestServer(t *testing.T, o serverOptions) *testServer {
 	}
 	s.host = "127.0.0.1"
 	s.port = listener.Addr().(*net.TCPAddr).Port
+	s.listener = listener
 	go s.serve(listener, config)
-	t.Cleanup(func() {
-		listener.Close()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for _, conn := range s.conns {
-			conn.Close()
-		}
-	})
+	t.Cleanup(s.stop)
 	return s
+}
+
+// stop closes the listener and every connection.
+func (s *testServer) stop() {
+	s.listener.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, conn := range s.conns {
+		conn.Close()
+	}
 }
 
 func (s *testServer) serve(listener net.Listener, config *ssh.ServerConfig) {
@@ -141,8 +157,15 @@ func (s *testServer) handle(conn net.Conn, config *ssh.ServerConfig) {
 		conn.Close()
 		return
 	}
+	s.logins.Add(1)
+	s.active.Add(1)
+	defer s.active.Add(-1)
 	go func() {
 		for channel := range channels {
+			if s.forward && channel.ChannelType() == "direct-tcpip" {
+				go s.forwardChannel(channel)
+				continue
+			}
 			channel.Reject(ssh.Prohibited, "this test server opens no channels")
 		}
 	}()
@@ -155,6 +178,41 @@ func (s *testServer) handle(conn net.Conn, config *ssh.ServerConfig) {
 			request.Reply(false, nil)
 		}
 	}
+}
+
+// forwardChannel connects a direct-tcpip channel to the address it
+// requests, as sshd does for ssh -W and ProxyJump.
+func (s *testServer) forwardChannel(newChannel ssh.NewChannel) {
+	var request struct {
+		Host       string
+		Port       uint32
+		OriginHost string
+		OriginPort uint32
+	}
+	if err := ssh.Unmarshal(newChannel.ExtraData(), &request); err != nil {
+		newChannel.Reject(ssh.ConnectionFailed, "malformed direct-tcpip request")
+		return
+	}
+	address := net.JoinHostPort(request.Host, strconv.Itoa(int(request.Port)))
+	conn, err := net.Dial("tcp", address)
+	if err != nil {
+		newChannel.Reject(ssh.ConnectionFailed, err.Error())
+		return
+	}
+	channel, requests, err := newChannel.Accept()
+	if err != nil {
+		conn.Close()
+		return
+	}
+	s.forwards.Add(1)
+	go ssh.DiscardRequests(requests)
+	go func() {
+		io.Copy(channel, conn)
+		channel.CloseWrite()
+	}()
+	io.Copy(conn, channel)
+	conn.Close()
+	channel.Close()
 }
 
 // knownHostsLine returns a known_hosts line for the server's first host key.

@@ -39,6 +39,9 @@ const (
 	// KindHandshakeFailed means the SSH protocol exchange failed for another
 	// reason, for example because the port belongs to another service.
 	KindHandshakeFailed
+	// KindForwardingFailed means a jump host rejected or could not open the
+	// connection to the next host.
+	KindForwardingFailed
 )
 
 var kindNames = map[DialErrorKind]string{
@@ -51,6 +54,7 @@ var kindNames = map[DialErrorKind]string{
 	KindHostKeyChanged:     "host key changed",
 	KindHostKeyRevoked:     "host key revoked",
 	KindHandshakeFailed:    "handshake failed",
+	KindForwardingFailed:   "forwarding failed",
 }
 
 func (k DialErrorKind) String() string {
@@ -86,18 +90,39 @@ type DialError struct {
 	// KindHostKeyRevoked). KnownHostsLine is that line's number.
 	KnownHostsFile string
 	KnownHostsLine int
-	Err            error
+	// Via is the jump host, as user@host:port, that failed to open the
+	// connection, set for KindForwardingFailed.
+	Via string
+	// Hop is "" when the failure concerns the server that serves SFTP, and
+	// names the jump host otherwise, for example "jump host 1 of 2".
+	Hop string
+	Err error
 }
 
 func (e *DialError) Unwrap() error { return e.Err }
 
 func (e *DialError) Error() string {
+	if e.Hop != "" {
+		return e.Hop + ": " + e.message()
+	}
+	return e.message()
+}
+
+// portHint names where the user sets the port that was dialled.
+func (e *DialError) portHint() string {
+	if e.Hop != "" {
+		return "the port in ProxyJump or ssh_config"
+	}
+	return "the port (-p)"
+}
+
+func (e *DialError) message() string {
 	where := e.Host + " port " + strconv.Itoa(e.Port)
 	switch e.Kind {
 	case KindUnknownHost:
 		return fmt.Sprintf("cannot resolve host %q: check the name, or its HostName in ~/.ssh/config", e.Host)
 	case KindConnectionRefused:
-		return fmt.Sprintf("connection to %s refused: check that an SSH server listens there and that the port (-p) is right", where)
+		return fmt.Sprintf("connection to %s refused: check that an SSH server listens there and that %s is right", where, e.portHint())
 	case KindTimedOut:
 		return fmt.Sprintf("connection to %s timed out after %v: check the address and firewall, or raise -o ConnectTimeout", where, e.Timeout)
 	case KindNetworkUnreachable:
@@ -112,7 +137,10 @@ func (e *DialError) Error() string {
 		return fmt.Sprintf("host key of %s (%s) is marked @revoked in %s:%d: the server must not be trusted with this key",
 			e.KnownHostsName, describeKey(e.HostKey), e.KnownHostsFile, e.KnownHostsLine)
 	case KindHandshakeFailed:
-		return fmt.Sprintf("SSH handshake with %s failed (%s): check that the port (-p) belongs to an SSH server", where, causeText(e.Err))
+		return fmt.Sprintf("SSH handshake with %s failed (%s): check that %s belongs to an SSH server", where, causeText(e.Err), e.portHint())
+	case KindForwardingFailed:
+		return fmt.Sprintf("jump host %s could not connect to %s (%s): check the host name and port after the jump, "+
+			"and that the jump host allows TCP forwarding (AllowTcpForwarding in its sshd_config)", e.Via, where, causeText(e.Err))
 	}
 	return fmt.Sprintf("connection to %s failed: %s", where, causeText(e.Err))
 }

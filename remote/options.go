@@ -38,6 +38,18 @@ type Options struct {
 	// ServerAliveCountMax is how many keepalives may go unanswered before the
 	// connection is closed; 0 means the config file's value or 3.
 	ServerAliveCountMax int
+	// IdentitiesOnly is "yes" to offer only the keys of the identity files,
+	// also from ssh-agent, or "no". "" means the config file's value or "no".
+	IdentitiesOnly string
+	// ProxyJump lists jump hosts as ssh -J does: "[user@]host[:port]"
+	// entries separated by commas, dialled in order. "none" disables a
+	// ProxyJump or ProxyCommand of the config file. At most one of
+	// ProxyJump and ProxyCommand may be set.
+	ProxyJump string
+	// ProxyCommand is a command run with /bin/sh -c whose standard input
+	// and output carry the SSH connection, with the tokens %h, %p, %r, %n
+	// and %% expanded. "none" disables the config file's proxy settings.
+	ProxyCommand string
 	// PasswordStdin reads the password from Stdin instead of a terminal.
 	PasswordStdin bool
 	// Stdin is where PasswordStdin reads from; nil means os.Stdin.

@@ -63,6 +63,20 @@ type settings struct {
 	connectTimeout        time.Duration
 	serverAliveInterval   time.Duration // 0 disables keepalives
 	serverAliveCountMax   int
+
+	// proxyJump is the ProxyJump value and proxyCommand the ProxyCommand
+	// with its tokens expanded. At most one is set, and "none" is
+	// resolved to "".
+	proxyJump    string
+	proxyCommand string
+}
+
+// configEnv is the parsed ssh_config file and the home directory that
+// every host of one Dialer is resolved against.
+type configEnv struct {
+	config *ssh_config.Config
+	path   string
+	home   string
 }
 
 // configLookup reads keywords for one host from a parsed ssh_config file.
@@ -101,32 +115,51 @@ func (l configLookup) invalid(keyword, value, expected string) error {
 
 // resolveSettings merges o, the ssh_config file it names and the defaults.
 // Fields set in o win over the file.
-func resolveSettings(o Options) (settings, error) {
+func resolveSettings(o Options) (settings, configEnv, error) {
 	if o.Host == "" {
-		return settings{}, errors.New("no host given: name the server as user@host:/dir")
+		return settings{}, configEnv{}, errors.New("no host given: name the server as user@host:/dir")
 	}
+	env, err := loadConfigEnv(o.ConfigFile)
+	if err != nil {
+		return settings{}, configEnv{}, err
+	}
+	s, err := resolveHost(o, Options{}, env)
+	return s, env, err
+}
+
+func loadConfigEnv(file string) (configEnv, error) {
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return settings{}, fmt.Errorf("cannot find the home directory for ~/.ssh: %w", err)
+		return configEnv{}, fmt.Errorf("cannot find the home directory for ~/.ssh: %w", err)
 	}
-	config, configPath, err := loadSSHConfig(o.ConfigFile, home)
+	config, configPath, err := loadSSHConfig(file, home)
 	if err != nil {
-		return settings{}, err
+		return configEnv{}, err
 	}
-	lookup := configLookup{config: config, path: configPath, alias: o.Host}
+	return configEnv{config: config, path: configPath, home: home}, nil
+}
 
+// resolveHost resolves the settings of the host o names. A field is taken
+// from o, else from the ssh_config file, else from fallback, else from the
+// defaults. Jump hosts get the -o options as fallback, so that the config
+// file's settings for a jump host win over them.
+func resolveHost(o, fallback Options, env configEnv) (settings, error) {
+	lookup := configLookup{config: env.config, path: env.path, alias: o.Host}
 	s := settings{alias: o.Host}
 	if err := s.resolveEndpoint(o, lookup); err != nil {
 		return settings{}, err
 	}
-	tokens := s.tokenValues(home)
-	if err := s.resolveIdentities(o, lookup, tokens); err != nil {
+	tokens := s.tokenValues(env.home)
+	if err := s.resolveIdentities(o, fallback, lookup, tokens); err != nil {
 		return settings{}, err
 	}
-	if err := s.resolveHostKeys(o, lookup, tokens); err != nil {
+	if err := s.resolveHostKeys(o, fallback, lookup, tokens); err != nil {
 		return settings{}, err
 	}
-	if err := s.resolveTimers(o, lookup); err != nil {
+	if err := s.resolveTimers(o, fallback, lookup); err != nil {
+		return settings{}, err
+	}
+	if err := s.resolveProxy(o, lookup, tokens); err != nil {
 		return settings{}, err
 	}
 	return s, nil
@@ -243,7 +276,7 @@ func (s *settings) tokenValues(home string) map[byte]string {
 // resolveIdentities sets identityFiles and identitiesOnly. Files from
 // Options come first, then the ssh_config IdentityFile entries, and the
 // default keys only when neither names a file.
-func (s *settings) resolveIdentities(o Options, lookup configLookup, tokens map[byte]string) error {
+func (s *settings) resolveIdentities(o, fallback Options, lookup configLookup, tokens map[byte]string) error {
 	home := tokens['d']
 	for _, path := range o.IdentityFiles {
 		expanded, err := expandTilde(path, home)
@@ -272,18 +305,50 @@ func (s *settings) resolveIdentities(o Options, lookup configLookup, tokens map[
 		}
 	}
 
+	for _, path := range fallback.IdentityFiles {
+		if len(values) > 0 {
+			break
+		}
+		expanded, err := expandTilde(path, home)
+		if err != nil {
+			return fmt.Errorf("identity file %q: %w", path, err)
+		}
+		if err := s.addIdentity(expanded, identityFromOptions); err != nil {
+			return err
+		}
+	}
+
 	if len(s.identityFiles) == 0 {
 		for _, name := range defaultIdentityNames {
 			s.identityFiles = append(s.identityFiles, identityFile{filepath.Join(home, ".ssh", name), identityDefault})
 		}
 	}
 
-	only, err := lookupYesNo(lookup, "IdentitiesOnly")
-	if err != nil {
-		return err
+	only := firstNonEmpty(o.IdentitiesOnly)
+	if only == "" {
+		value, err := lookup.get("IdentitiesOnly")
+		if err != nil {
+			return err
+		}
+		only = firstNonEmpty(value, fallback.IdentitiesOnly)
 	}
-	s.identitiesOnly = only
+	switch strings.ToLower(only) {
+	case "", "no", "false":
+	case "yes", "true":
+		s.identitiesOnly = true
+	default:
+		return lookup.invalid("IdentitiesOnly", only, "yes or no")
+	}
 	return nil
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 func (s *settings) addIdentity(path string, source identitySource) error {
@@ -302,7 +367,7 @@ func (s *settings) addIdentity(path string, source identitySource) error {
 
 // resolveHostKeys sets the known_hosts files, HostKeyAlias, HashKnownHosts
 // and StrictHostKeyChecking.
-func (s *settings) resolveHostKeys(o Options, lookup configLookup, tokens map[byte]string) error {
+func (s *settings) resolveHostKeys(o, fallback Options, lookup configLookup, tokens map[byte]string) error {
 	home := tokens['d']
 	files := o.KnownHostsFiles
 	fromConfig := false
@@ -313,6 +378,9 @@ func (s *settings) resolveHostKeys(o Options, lookup configLookup, tokens map[by
 		}
 		files = strings.Fields(value)
 		fromConfig = len(files) > 0
+	}
+	if len(files) == 0 && o.KnownHostsFiles == nil {
+		files = fallback.KnownHostsFiles
 	}
 	if len(files) == 0 {
 		files = []string{"~/.ssh/known_hosts"}
@@ -349,6 +417,9 @@ func (s *settings) resolveHostKeys(o Options, lookup configLookup, tokens map[by
 		if strict, err = lookup.get("StrictHostKeyChecking"); err != nil {
 			return err
 		}
+		if strict == "" {
+			strict = fallback.StrictHostKeyChecking
+		}
 	}
 	normalized, ok := normalizeStrictHostKeyChecking(strict)
 	if !ok && o.StrictHostKeyChecking != "" {
@@ -380,10 +451,10 @@ func normalizeStrictHostKeyChecking(value string) (string, bool) {
 }
 
 // resolveTimers sets the connect timeout and the keepalive parameters.
-func (s *settings) resolveTimers(o Options, lookup configLookup) error {
+func (s *settings) resolveTimers(o, fallback Options, lookup configLookup) error {
 	s.connectTimeout = o.ConnectTimeout
 	if s.connectTimeout == 0 {
-		timeout, err := lookupDuration(lookup, "ConnectTimeout", defaultConnectTimeout)
+		timeout, err := lookupDuration(lookup, "ConnectTimeout", orDefault(fallback.ConnectTimeout, defaultConnectTimeout))
 		if err != nil {
 			return err
 		}
@@ -397,7 +468,7 @@ func (s *settings) resolveTimers(o Options, lookup configLookup) error {
 	s.serverAliveInterval = o.ServerAliveInterval
 	if s.serverAliveInterval == 0 {
 		// As in OpenSSH, an explicit "ServerAliveInterval 0" disables keepalives.
-		interval, err := lookupDuration(lookup, "ServerAliveInterval", defaultServerAliveInterval)
+		interval, err := lookupDuration(lookup, "ServerAliveInterval", orDefault(fallback.ServerAliveInterval, defaultServerAliveInterval))
 		if err != nil {
 			return err
 		}
@@ -406,7 +477,7 @@ func (s *settings) resolveTimers(o Options, lookup configLookup) error {
 
 	s.serverAliveCountMax = o.ServerAliveCountMax
 	if s.serverAliveCountMax == 0 {
-		s.serverAliveCountMax = defaultServerAliveCountMax
+		s.serverAliveCountMax = orDefault(fallback.ServerAliveCountMax, defaultServerAliveCountMax)
 		value, err := lookup.get("ServerAliveCountMax")
 		if err != nil {
 			return err
@@ -420,6 +491,15 @@ func (s *settings) resolveTimers(o Options, lookup configLookup) error {
 		}
 	}
 	return nil
+}
+
+// orDefault returns value, or fallback when value is zero.
+func orDefault[T comparable](value, fallback T) T {
+	var zero T
+	if value == zero {
+		return fallback
+	}
+	return value
 }
 
 func lookupDuration(lookup configLookup, keyword string, fallback time.Duration) (time.Duration, error) {

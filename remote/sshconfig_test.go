@@ -37,7 +37,7 @@ func TestResolveSettingsAlias(t *testing.T) {
 	configFile := filepath.Join(home, "config")
 	writeFile(t, configFile, aliasConfig)
 
-	s, err := resolveSettings(Options{Host: "myalias", ConfigFile: configFile})
+	s, _, err := resolveSettings(Options{Host: "myalias", ConfigFile: configFile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestResolveSettingsOptionsWin(t *testing.T) {
 		ServerAliveCountMax:   9,
 	}
 
-	s, err := resolveSettings(o)
+	s, _, err := resolveSettings(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestResolveSettingsOptionsWin(t *testing.T) {
 func TestResolveSettingsDefaults(t *testing.T) {
 	home := setupHome(t)
 
-	s, err := resolveSettings(Options{Host: "server.example"})
+	s, _, err := resolveSettings(Options{Host: "server.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestResolveSettingsDefaultConfigFile(t *testing.T) {
 	home := setupHome(t)
 	writeFile(t, filepath.Join(home, ".ssh", "config"), "Host short\n  HostName long.example\n  ServerAliveInterval 0\n")
 
-	s, err := resolveSettings(Options{Host: "short"})
+	s, _, err := resolveSettings(Options{Host: "short"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestResolveSettingsDefaultConfigFile(t *testing.T) {
 		t.Errorf("serverAliveInterval = %v, want 0 (disabled by the config)", s.serverAliveInterval)
 	}
 
-	s, err = resolveSettings(Options{Host: "short", ConfigFile: "none"})
+	s, _, err = resolveSettings(Options{Host: "short", ConfigFile: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestResolveSettingsConfigErrors(t *testing.T) {
 				writeFile(t, o.ConfigFile, tc.config)
 			}
 
-			_, err := resolveSettings(o)
+			_, _, err := resolveSettings(o)
 
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error = %v, want it to contain %q", err, tc.want)
@@ -379,7 +379,7 @@ func TestLoadSSHConfigUnreadable(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, err := resolveSettings(Options{Host: "h"})
+	_, _, err := resolveSettings(Options{Host: "h"})
 
 	if err == nil || !strings.Contains(err.Error(), configFile) {
 		t.Errorf("error = %v, want one naming %s", err, configFile)

@@ -60,7 +60,7 @@ func TestRunErrors(t *testing.T) {
 		{"mount subcommand", []string{"mount", "h:/", missing, "-o", "ro"}, exitMountPoint,
 			"gosshfs: mount point \"" + missing + "\" does not exist: create it with mkdir -p " + missing + "\n"},
 		{"idmap=file", []string{"h:", dir, "-o", "idmap=file"}, exitUsage,
-			"gosshfs: option idmap=file is not supported yet: use idmap=none or idmap=user\n"},
+			"gosshfs: option idmap=file needs uidfile=FILE, gidfile=FILE or both\n"},
 		{"umount not mounted", []string{"umount", dir}, exitMountPoint,
 			"gosshfs: \"" + dir + "\" is not mounted\n"},
 		{"umount without argument", []string{"umount"}, exitUsage,

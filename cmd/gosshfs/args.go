@@ -15,7 +15,7 @@ func (s flagSpec) isFlag(name string) bool     { return s.takesValue(name) || co
 
 var (
 	mountFlagSpec = flagSpec{
-		valueFlags: []string{"o", "p", "port", "F", "ssh-config"},
+		valueFlags: []string{"o", "p", "port", "F", "ssh-config", "log-format"},
 		boolFlags:  []string{"f", "foreground", "d", "debug", "V", "version", "h", "help", "C", "s"},
 	}
 	umountFlagSpec = flagSpec{boolFlags: []string{"z", "lazy", "h", "help"}}
@@ -23,19 +23,24 @@ var (
 		valueFlags: []string{"listen", "authorized-keys", "state-dir"},
 		boolFlags:  []string{"d", "debug", "h", "help"},
 	}
-	plainFlagSpec = flagSpec{boolFlags: []string{"h", "help"}}
+	statusFlagSpec = flagSpec{boolFlags: []string{"json", "h", "help"}}
+	plainFlagSpec  = flagSpec{boolFlags: []string{"h", "help"}}
 )
 
 // commandFlagSpecs maps every subcommand name and alias that urfave/cli
 // dispatches on to its flags.
 var commandFlagSpecs = map[string]flagSpec{
-	"mount":   mountFlagSpec,
-	"umount":  umountFlagSpec,
-	"unmount": umountFlagSpec,
-	"serve":   serveFlagSpec,
-	"version": plainFlagSpec,
-	"help":    plainFlagSpec,
-	"h":       plainFlagSpec,
+	"mount":      mountFlagSpec,
+	"umount":     umountFlagSpec,
+	"unmount":    umountFlagSpec,
+	"serve":      serveFlagSpec,
+	"status":     statusFlagSpec,
+	"refresh":    plainFlagSpec,
+	"completion": plainFlagSpec,
+	"manpage":    plainFlagSpec,
+	"version":    plainFlagSpec,
+	"help":       plainFlagSpec,
+	"h":          plainFlagSpec,
 }
 
 // reorderArgs moves flags in front of positional arguments, because

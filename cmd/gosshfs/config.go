@@ -46,6 +46,12 @@ type mountConfig struct {
 	cacheTimeout    time.Duration
 	cacheTimeoutSet bool
 	fsName          string
+	uidFile         string // uidfile=, read by finish for idmap=file
+	gidFile         string // gidfile=
+
+	// jumpOpen is true while the items of one -o argument follow a
+	// ProxyJump value, see isJumpContinuation.
+	jumpOpen bool
 }
 
 // newMountConfig checks a mount command line and builds its configuration.
@@ -76,7 +82,9 @@ func newMountConfig(a mountArgs) (*mountConfig, error) {
 		return nil, fmt.Errorf("invalid mount point %q: %v", a.MountPoint, err)
 	}
 
-	c.finish()
+	if err := c.finish(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -120,7 +128,7 @@ func (c *mountConfig) applyFlags(a mountArgs) error {
 }
 
 // finish resolves options that depend on each other.
-func (c *mountConfig) finish() {
+func (c *mountConfig) finish() error {
 	switch {
 	case c.cacheDisabled:
 		c.Mount.CacheTimeout = -1
@@ -141,4 +149,65 @@ func (c *mountConfig) finish() {
 		c.warn(fmt.Sprintf("warning: StrictHostKeyChecking=no: the host key of %s is not checked, "+
 			"so a machine in the middle can read and change all traffic", c.Target.Host))
 	}
+	if c.Remote.ProxyJump != "" && c.Remote.ProxyCommand != "" {
+		return fmt.Errorf("options ProxyJump and ProxyCommand exclude each other: give only one")
+	}
+	return c.loadIDMaps()
+}
+
+// loadIDMaps reads the uidfile and gidfile of idmap=file. As in sshfs, the
+// files are ignored with other idmap values, and idmap=file needs at
+// least one of them.
+func (c *mountConfig) loadIDMaps() error {
+	if c.Mount.IDMap != "file" {
+		for _, name := range []string{"uidfile", "gidfile", "nomap"} {
+			if c.hasIDMapOption(name) {
+				c.warn(fmt.Sprintf("ignoring option %q: it applies only with idmap=file", name))
+			}
+		}
+		return nil
+	}
+	if c.uidFile == "" && c.gidFile == "" {
+		return fmt.Errorf("option idmap=file needs uidfile=FILE, gidfile=FILE or both")
+	}
+
+	var err error
+	if c.Mount.UIDMap, err = c.loadIDMap(c.uidFile, fs.UserIDs); err != nil {
+		return err
+	}
+	c.Mount.GIDMap, err = c.loadIDMap(c.gidFile, fs.GroupIDs)
+	return err
+}
+
+func (c *mountConfig) hasIDMapOption(name string) bool {
+	switch name {
+	case "uidfile":
+		return c.uidFile != ""
+	case "gidfile":
+		return c.gidFile != ""
+	}
+	return c.Mount.NoMap != ""
+}
+
+// loadIDMap reads one id file. An empty path returns a nil map, which
+// leaves that kind of id untranslated.
+func (c *mountConfig) loadIDMap(path string, kind fs.IDKind) (*fs.IDMap, error) {
+	if path == "" {
+		return nil, nil
+	}
+	m, skipped, err := fs.ReadIDMapFile(path, kind)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range skipped {
+		c.warn(fmt.Sprintf("%sfile %s: ignoring %q, which is not a local %s", kind, path, name, idKindNoun(kind)))
+	}
+	return m, nil
+}
+
+func idKindNoun(kind fs.IDKind) string {
+	if kind == fs.GroupIDs {
+		return "group"
+	}
+	return "user"
 }

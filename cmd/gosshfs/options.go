@@ -118,12 +118,27 @@ func lookupOption(name string, hasValue bool) *option {
 
 // applyOptionList parses one -o argument into c.
 func (c *mountConfig) applyOptionList(list string) error {
+	defer func() { c.jumpOpen = false }()
 	for _, item := range splitOptionList(list) {
+		if c.jumpOpen && isJumpContinuation(item) {
+			c.Remote.ProxyJump += "," + item
+			continue
+		}
+		c.jumpOpen = false
 		if err := c.applyOption(item); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// isJumpContinuation reports whether item, which follows a ProxyJump value
+// in the same -o argument, is one more hop: the comma between hops also
+// separates options, so "ProxyJump=a,b" arrives as two items. Only an item
+// that would otherwise be an unknown option counts as a hop, so
+// "ProxyJump=a,ro" still mounts read-only.
+func isJumpContinuation(item string) bool {
+	return !strings.Contains(item, "=") && lookupOption(item, false) == nil
 }
 
 // applyOption parses one name or name=value item into c.

@@ -84,6 +84,24 @@ func TestOptionMapping(t *testing.T) {
 		{[]string{"umask=0777"}, func(c *mountConfig) bool { return c.Mount.Umask != nil && *c.Mount.Umask == 0o777 }},
 		{[]string{"idmap=none"}, func(c *mountConfig) bool { return c.Mount.IDMap == "none" }},
 		{[]string{"idmap=user"}, func(c *mountConfig) bool { return c.Mount.IDMap == "user" }},
+		{[]string{"nomap=ignore"}, func(c *mountConfig) bool { return c.Mount.NoMap == "ignore" && len(c.Warnings) == 1 }},
+		{[]string{"uidfile=/x"}, func(c *mountConfig) bool {
+			return c.uidFile == "/x" && c.Mount.UIDMap == nil &&
+				slices.Equal(c.Warnings, []string{`ignoring option "uidfile": it applies only with idmap=file`})
+		}},
+		{[]string{"IdentitiesOnly=yes"}, func(c *mountConfig) bool { return c.Remote.IdentitiesOnly == "yes" }},
+		{[]string{"identitiesonly=No"}, func(c *mountConfig) bool { return c.Remote.IdentitiesOnly == "no" }},
+		{[]string{"ProxyJump=alice@bastion:2222"}, func(c *mountConfig) bool {
+			return c.Remote.ProxyJump == "alice@bastion:2222" && len(c.Warnings) == 0
+		}},
+		{[]string{"ProxyJump=a,b:23,ro"}, func(c *mountConfig) bool { return c.Remote.ProxyJump == "a,b:23" && c.Mount.ReadOnly }},
+		{[]string{`ProxyJump=a\,b`}, func(c *mountConfig) bool { return c.Remote.ProxyJump == "a,b" }},
+		{[]string{"ProxyJump=a", "b"}, nil},
+		{[]string{"proxyjump=none"}, func(c *mountConfig) bool { return c.Remote.ProxyJump == "none" }},
+		{[]string{"ProxyCommand=nc %h %p"}, func(c *mountConfig) bool { return c.Remote.ProxyCommand == "nc %h %p" }},
+		{[]string{`ProxyCommand=connect -S a\,b %h %p`}, func(c *mountConfig) bool {
+			return c.Remote.ProxyCommand == "connect -S a,b %h %p"
+		}},
 		{[]string{"debug"}, func(c *mountConfig) bool { return c.Mount.Debug && c.Foreground }},
 		{[]string{"sshfs_debug"}, func(c *mountConfig) bool { return c.Mount.Debug && !c.Foreground }},
 		{[]string{"logfile=/var/log/g.log"}, func(c *mountConfig) bool { return c.LogFile == "/var/log/g.log" }},
@@ -112,6 +130,13 @@ func TestOptionMapping(t *testing.T) {
 		{[]string{`comment=a\,b,ro`}, func(c *mountConfig) bool { return c.Mount.ReadOnly && len(c.Warnings) == 0 }},
 	}
 	for _, tt := range tests {
+		if tt.check == nil {
+			// The hop continuation stays within one -o argument.
+			if _, err := newMountConfig(mountArgs{Remote: "h:", MountPoint: "/mnt", Options: tt.options}); err == nil {
+				t.Errorf("-o %q: no error, want an unknown option error", tt.options)
+			}
+			continue
+		}
 		c := configWithOptions(t, tt.options...)
 		if !tt.check(c) {
 			t.Errorf("-o %q: unexpected config: remote %+v, client %+v, mount %+v, foreground %v",
@@ -240,8 +265,15 @@ func TestOptionErrors(t *testing.T) {
 		{[]string{"ServerAliveCountMax=x"}, "", `invalid value "x" for option "ServerAliveCountMax": expected a number from 1 to 2147483647`},
 		{[]string{"StrictHostKeyChecking=maybe"}, "", `invalid value "maybe" for option "StrictHostKeyChecking": expected yes, accept-new or no`},
 		{[]string{"cache=off"}, "", `invalid value "off" for option "cache": expected yes or no`},
-		{[]string{"idmap=file"}, "", `option idmap=file is not supported yet: use idmap=none or idmap=user`},
-		{[]string{"idmap=group"}, "", `invalid value "group" for option "idmap": expected none or user`},
+		{[]string{"idmap=file"}, "", `option idmap=file needs uidfile=FILE, gidfile=FILE or both`},
+		{[]string{"idmap=file,nomap=ignore"}, "", `option idmap=file needs uidfile=FILE, gidfile=FILE or both`},
+		{[]string{"idmap=group"}, "", `invalid value "group" for option "idmap": expected none, user or file`},
+		{[]string{"nomap=maybe"}, "", `invalid value "maybe" for option "nomap": expected ignore or error`},
+		{[]string{"uidfile="}, "", `invalid value "" for option "uidfile": expected a file path`},
+		{[]string{"idmap=file,uidfile=/nonexistent/gosshfs-uidfile"}, "", `cannot open uidfile: open /nonexistent/gosshfs-uidfile: no such file or directory`},
+		{[]string{"ProxyJump="}, "", `invalid value "" for option "ProxyJump": expected a non-empty value`},
+		{[]string{"ProxyJump=a", "ProxyCommand=nc %h %p"}, "", `options ProxyJump and ProxyCommand exclude each other: give only one`},
+		{[]string{"IdentitiesOnly=maybe"}, "", `invalid value "maybe" for option "IdentitiesOnly": expected yes or no`},
 		{[]string{"uid"}, "", `option "uid" needs a value: write -o uid=N`},
 		{[]string{"User"}, "", `option "User" needs a value: write -o User=NAME`},
 		{[]string{"User="}, "", `invalid value "" for option "User": expected a non-empty value`},
@@ -333,7 +365,8 @@ func FuzzParseOptions(f *testing.F) {
 	for _, seed := range []string{
 		"ro", "ro,uid=1000,gid=1000,umask=022", `comment=a\,b`, "IdentityFile=/k,port=22",
 		"cache=no,cache_timeout=5", "StrictHostKeyChecking=ask", "foo", "uid=", "x-systemd.automount",
-		"ConnectTimeout=1m", `a\\,b`, ",,,",
+		"ConnectTimeout=1m", `a\\,b`, ",,,", "ProxyJump=a,b:22,ro", `ProxyCommand=nc %h %p\,x`,
+		"idmap=file,nomap=ignore", "uidfile=/dev/null,IdentitiesOnly=yes",
 	} {
 		f.Add(seed)
 	}
@@ -356,4 +389,47 @@ func FuzzParseOptions(f *testing.F) {
 			t.Fatalf("-o %q error spans lines: %q", list, firstErr)
 		}
 	})
+}
+
+func TestIDMapFileOptions(t *testing.T) {
+	dir := t.TempDir()
+	uidFile := filepath.Join(dir, "uids")
+	gidFile := filepath.Join(dir, "gids")
+	if err := os.WriteFile(uidFile, []byte("root:4321\nno-such-user-gosshfs:7\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(gidFile, []byte("root:x:5432:\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	c := configWithOptions(t, "idmap=file,uidfile="+uidFile+",gidfile="+gidFile+",nomap=ignore")
+	if local, ok := c.Mount.UIDMap.Local(4321); !ok || local != 0 {
+		t.Errorf("UIDMap.Local(4321) = %d, %v, want root's 0", local, ok)
+	}
+	if local, ok := c.Mount.GIDMap.Local(5432); !ok || local != 0 {
+		t.Errorf("GIDMap.Local(5432) = %d, %v, want root's 0", local, ok)
+	}
+	if c.Mount.NoMap != "ignore" {
+		t.Errorf("NoMap = %q, want ignore", c.Mount.NoMap)
+	}
+	wantWarning := "uidfile " + uidFile + `: ignoring "no-such-user-gosshfs", which is not a local user`
+	if !slices.Equal(c.Warnings, []string{wantWarning}) {
+		t.Errorf("Warnings = %q, want %q", c.Warnings, wantWarning)
+	}
+
+	c = configWithOptions(t, "idmap=file,gidfile="+gidFile)
+	if c.Mount.UIDMap != nil || c.Mount.GIDMap == nil {
+		t.Errorf("gidfile only: UIDMap %v, GIDMap %v, want only a GIDMap", c.Mount.UIDMap, c.Mount.GIDMap)
+	}
+	if c.Mount.NoMap != "" {
+		t.Errorf("NoMap = %q, want the default empty value meaning error", c.Mount.NoMap)
+	}
+
+	if err := os.Chmod(uidFile, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	_, err := newMountConfig(mountArgs{Remote: "h:", MountPoint: "/mnt", Options: []string{"idmap=file,uidfile=" + uidFile}})
+	if err == nil || !strings.Contains(err.Error(), "writable by other users") {
+		t.Errorf("uidfile mode 0666: error = %v, want a writable-by-others error", err)
+	}
 }

@@ -33,6 +33,7 @@ var (
 	}
 
 	idmapChoices = map[string]string{"none": "none", "user": "user", "file": "file"}
+	noMapChoices = map[string]string{"ignore": "ignore", "error": "error"}
 )
 
 // honouredOptions are the -o options gosshfs acts on.
@@ -77,6 +78,23 @@ var honouredOptions = []*option{
 		placeholder: "N", defaultText: "ssh_config or 3",
 		help: "unanswered keepalive requests after which the connection counts as lost",
 		set:  func(c *mountConfig, v optionValue) error { c.Remote.ServerAliveCountMax = int(v.number); return nil }},
+	{name: "IdentitiesOnly", ssh: true, kind: kindChoice, choices: yesNo, allowed: "yes or no", group: groupSSH,
+		placeholder: "yes|no", defaultText: "ssh_config or no",
+		help: "offer only the keys of the identity files, also when ssh-agent holds others",
+		set:  func(c *mountConfig, v optionValue) error { c.Remote.IdentitiesOnly = v.text; return nil }},
+	{name: "ProxyJump", ssh: true, kind: kindString, group: groupSSH,
+		placeholder: "[USER@]HOST[:PORT][,...]", defaultText: "ssh_config or none",
+		help: "jump hosts to connect through, in order, as ssh -J does. Separate hops with commas. " +
+			"Every hop's host key is checked, and the IdentityFile, UserKnownHostsFile, StrictHostKeyChecking, " +
+			"ConnectTimeout and ServerAlive* options apply to a hop unless ssh_config sets them for it. " +
+			"none disables the ssh_config proxy",
+		set: setProxyJump},
+	{name: "ProxyCommand", ssh: true, kind: kindString, group: groupSSH,
+		placeholder: "COMMAND", defaultText: "ssh_config or none",
+		help: "command run with /bin/sh -c whose standard input and output carry the connection. " +
+			"%h, %p, %r and %n are replaced by the host name, port, remote user and host as typed, " +
+			`and a comma is written \,. none disables the ssh_config proxy`,
+		set: func(c *mountConfig, v optionValue) error { c.Remote.ProxyCommand = v.text; return nil }},
 	{name: "password_stdin", kind: kindFlag, group: groupSSH,
 		help: "read the password from standard input instead of the terminal",
 		set:  func(c *mountConfig, v optionValue) error { c.Remote.PasswordStdin = true; return nil }},
@@ -116,10 +134,25 @@ var honouredOptions = []*option{
 			c.Mount.Umask = &umask
 			return nil
 		}},
-	{name: "idmap", kind: kindChoice, choices: idmapChoices, allowed: "none or user", group: groupMount,
-		placeholder: "none|user", defaultText: "none",
-		help: "owner mapping: none shows the server's user and group ids, user shows the remote login's files as yours",
-		set:  setIDMap},
+	{name: "idmap", kind: kindChoice, choices: idmapChoices, allowed: "none, user or file", group: groupMount,
+		placeholder: "none|user|file", defaultText: "none",
+		help: "owner mapping: none shows the server's user and group ids, user shows the remote login's files as yours, " +
+			"file translates ids through uidfile and gidfile",
+		set: func(c *mountConfig, v optionValue) error { c.Mount.IDMap = v.text; return nil }},
+	{name: "uidfile", kind: kindPath, group: groupMount,
+		placeholder: "FILE", defaultText: "none",
+		help: "idmap=file table of users, one name:id line each, where name is a local user and id the remote uid " +
+			"it stands for; passwd(5) lines work too; the file must be yours and not writable by others",
+		set: func(c *mountConfig, v optionValue) error { c.uidFile = v.text; return nil }},
+	{name: "gidfile", kind: kindPath, group: groupMount,
+		placeholder: "FILE", defaultText: "none",
+		help: "idmap=file table of groups, one name:id line each, where name is a local group and id the remote gid",
+		set:  func(c *mountConfig, v optionValue) error { c.gidFile = v.text; return nil }},
+	{name: "nomap", kind: kindChoice, choices: noMapChoices, allowed: "ignore or error", group: groupMount,
+		placeholder: "ignore|error", defaultText: "error",
+		help: "what idmap=file does with an id missing from its file: error fails stat of such files and chown to " +
+			"such ids with EPERM, ignore shows and sends the id unchanged",
+		set: func(c *mountConfig, v optionValue) error { c.Mount.NoMap = v.text; return nil }},
 	{name: "suid", kind: kindFlag, group: groupMount, help: "honour set-user-id and set-group-id bits",
 		set: func(c *mountConfig, v optionValue) error { c.Mount.Suid = true; return nil }},
 	{name: "nosuid", kind: kindFlag, group: groupMount, help: "ignore set-user-id and set-group-id bits (the default)",
@@ -203,11 +236,11 @@ func setKnownHostsFiles(c *mountConfig, v optionValue) error {
 	return nil
 }
 
-func setIDMap(c *mountConfig, v optionValue) error {
-	if v.text == "file" {
-		return fmt.Errorf("option idmap=file is not supported yet: use idmap=none or idmap=user")
-	}
-	c.Mount.IDMap = v.text
+// setProxyJump sets the jump hosts, replacing an earlier ProxyJump. The
+// hops that a comma split off follow through isJumpContinuation.
+func setProxyJump(c *mountConfig, v optionValue) error {
+	c.Remote.ProxyJump = v.text
+	c.jumpOpen = true
 	return nil
 }
 
