@@ -69,6 +69,9 @@ type Client struct {
 	slots    []*slot
 	next     atomic.Uint32
 	counters counters
+	// downSince is when an operation last timed out with no answer from
+	// the server since, in Unix nanoseconds, or 0.
+	downSince atomic.Int64
 
 	closeOnce sync.Once
 	done      chan struct{}

@@ -140,7 +140,7 @@ func (c *Client) classifyOpen(ctx context.Context, p string, flags int, err erro
 
 // callOn is call pinned to one slot of the pool.
 func (c *Client) callOn(ctx context.Context, slot int, fn func(cn *conn, retry bool) error) error {
-	deadline := time.Now().Add(c.opts.OpTimeout)
+	deadline := c.deadline()
 	retry := false
 	for {
 		cn, err := c.acquire(ctx, slot, deadline)
@@ -148,6 +148,7 @@ func (c *Client) callOn(ctx context.Context, slot int, fn func(cn *conn, retry b
 			return err
 		}
 		err = runUntil(ctx, deadline, func() error { return fn(cn, retry) })
+		c.noteResult(err)
 		if err == nil || errors.Is(err, ErrNotConnected) || !lostConn(cn, err) {
 			return err
 		}
@@ -230,7 +231,7 @@ func (f *File) handle(ctx context.Context, deadline time.Time) (*conn, *sftp.Fil
 // do runs fn on the live handle, reopening and repeating it after the
 // connection ends under it, until the operation timeout.
 func (f *File) do(ctx context.Context, op string, fn func(sf *sftp.File, retry bool) error) error {
-	deadline := time.Now().Add(f.c.opts.OpTimeout)
+	deadline := f.c.deadline()
 	retry := false
 	for {
 		cn, sf, err := f.handle(ctx, deadline)
@@ -238,6 +239,7 @@ func (f *File) do(ctx context.Context, op string, fn func(sf *sftp.File, retry b
 			return f.wrap(op, err)
 		}
 		err = runUntil(ctx, deadline, func() error { return fn(sf, retry) })
+		f.c.noteResult(err)
 		if err == nil {
 			return nil
 		}
@@ -271,11 +273,24 @@ func (f *File) ReadAt(ctx context.Context, b []byte, off int64) (int, error) {
 	var n int
 	err := f.do(ctx, "read", func(sf *sftp.File, _ bool) error {
 		n = 0
+		checks := 0
 		for n < len(b) {
 			end := min(len(b), n+f.c.readSize)
 			m, err := sf.ReadAt(b[n:end], off+int64(n))
 			n += m
 			if errors.Is(err, io.EOF) || (err == nil && m == 0) {
+				// pkg/sftp reports both the server's EOF status and a
+				// channel closed under the request as io.EOF. An fstat
+				// tells them apart: it fails on a dead connection, which
+				// do then redials, and it shows whether data follows.
+				fi, serr := sf.Stat()
+				if serr != nil {
+					return serr
+				}
+				if fi.Size() > off+int64(n) && checks < 3 {
+					checks++
+					continue
+				}
 				return nil
 			}
 			if err != nil {
@@ -417,7 +432,7 @@ func (f *File) Close(ctx context.Context) error {
 	if cn.isDead() {
 		return nil
 	}
-	deadline := time.Now().Add(f.c.opts.OpTimeout)
+	deadline := f.c.deadline()
 	err := runUntil(ctx, deadline, sf.Close)
 	if err != nil && !lostConn(cn, err) {
 		return f.wrap("close", err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -117,6 +118,7 @@ func (s *slot) redial(log interface {
 			default:
 			}
 			s.set(cn)
+			s.c.downSince.Store(0)
 			if lost {
 				s.c.counters.reconnects.Add(1)
 			}
@@ -195,7 +197,9 @@ func (c *Client) acquire(ctx context.Context, i int, deadline time.Time) (*conn,
 		case <-ready:
 			timer.Stop()
 		case <-timer.C:
-			return nil, errors.Join(ErrNotConnected, context.DeadlineExceeded)
+			err := errors.Join(ErrNotConnected, context.DeadlineExceeded)
+			c.noteResult(err)
+			return nil, err
 		case <-ctx.Done():
 			timer.Stop()
 			return nil, ctx.Err()
@@ -219,7 +223,7 @@ func (c *Client) pick() int {
 // caller past the timeout.
 func (c *Client) call(ctx context.Context, fn func(cn *conn, retry bool) error) error {
 	ctx = context.WithoutCancel(ctx)
-	deadline := time.Now().Add(c.opts.OpTimeout)
+	deadline := c.deadline()
 	i := c.pick()
 	retry := false
 	for {
@@ -234,8 +238,11 @@ func (c *Client) call(ctx context.Context, fn func(cn *conn, retry bool) error) 
 		select {
 		case err = <-done:
 			timer.Stop()
+			c.noteResult(err)
 		case <-timer.C:
-			return errors.Join(ErrNotConnected, context.DeadlineExceeded)
+			err := errors.Join(ErrNotConnected, context.DeadlineExceeded)
+			c.noteResult(err)
+			return err
 		case <-ctx.Done():
 			timer.Stop()
 			return ctx.Err()
@@ -260,9 +267,23 @@ func lostConn(cn *conn, err error) bool {
 		return true
 	}
 	code := statusCode(err)
+	var netErr *net.OpError
 	transport := errors.Is(err, sftp.ErrSSHFxConnectionLost) || errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.As(err, &netErr) ||
 		errors.Is(err, errExtClosed) || code == fxNoConnection || code == fxConnectionLost
+	if errors.Is(err, io.EOF) {
+		// io.EOF is either the server's EOF status or the channel closing
+		// under the request; only the second is followed by the
+		// connection's end.
+		select {
+		case <-cn.dead:
+			return true
+		case <-time.After(500 * time.Millisecond):
+			return false
+		}
+	}
 	if !transport || code == fxEOF {
 		return false
 	}
@@ -272,4 +293,30 @@ func lostConn(cn *conn, err error) bool {
 		cn.close()
 	}
 	return true
+}
+
+// downGrace is how long an operation waits for the server while an earlier
+// one has timed out and nothing succeeded since: a second caller then
+// fails fast instead of waiting a whole timeout again (the kernel retries
+// a failed lookup once, which would double the wait).
+const downGrace = 2 * time.Second
+
+// deadline returns when an operation starting now must give up.
+func (c *Client) deadline() time.Time {
+	if c.downSince.Load() != 0 {
+		return time.Now().Add(min(downGrace, c.opts.OpTimeout))
+	}
+	return time.Now().Add(c.opts.OpTimeout)
+}
+
+// noteResult records whether the server answered: a timeout marks it
+// unreachable, any answer or new connection clears that.
+func (c *Client) noteResult(err error) {
+	if errors.Is(err, context.DeadlineExceeded) && errors.Is(err, ErrNotConnected) {
+		c.downSince.CompareAndSwap(0, time.Now().UnixNano())
+		return
+	}
+	if err == nil || !errors.Is(err, ErrNotConnected) {
+		c.downSince.Store(0)
+	}
 }

@@ -48,7 +48,7 @@ func (c *Client) Stats() ClientStats {
 // Ping measures one round trip to the server over the first connection
 // with an SSH keepalive request.
 func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
-	deadline := time.Now().Add(c.opts.OpTimeout)
+	deadline := c.deadline()
 	cn, err := c.acquire(ctx, 0, deadline)
 	if err != nil {
 		return 0, err
