@@ -32,6 +32,9 @@ help:
 	echo "make demo       serve ./$(DEMO_DATA) on $(DEMO_LISTEN) and mount it at ./$(DEMO_MNT)"
 	echo "make demo-stop  unmount the demo and stop its server"
 	echo "make clean      remove bin/"
+	echo "make install    install gosshfs, /sbin/mount.fuse.gosshfs, the manual page, completions"
+	echo "                and the systemd unit (PREFIX=$(PREFIX), DESTDIR for staging)"
+	echo "make man        regenerate docs/gosshfs.1; make completion: contrib/completion/*"
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/gosshfs
@@ -184,3 +187,44 @@ demo-stop:
 		fi
 		rm -f $(DEMO_STATE)/serve.pid
 	fi
+
+# Installation, with GNU's PREFIX and DESTDIR. mount(8) looks for mount
+# helpers only in /sbin, so the mount.fuse.gosshfs link goes to SBINDIR
+# without PREFIX. The systemd unit goes to PREFIX/lib/systemd/system, which
+# systemd searches for /usr/local, and runs PREFIX/bin/gosshfs.
+PREFIX ?= /usr/local
+SBINDIR ?= /sbin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALLED_FILES := $(PREFIX)/bin/gosshfs $(SBINDIR)/mount.fuse.gosshfs \
+	$(PREFIX)/share/man/man1/gosshfs.1 \
+	$(PREFIX)/share/bash-completion/completions/gosshfs \
+	$(PREFIX)/share/zsh/site-functions/_gosshfs \
+	$(UNITDIR)/gosshfs@.service
+
+.PHONY: install uninstall man completion
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/gosshfs
+	install -d $(DESTDIR)$(SBINDIR)
+	ln -sfn $(PREFIX)/bin/gosshfs $(DESTDIR)$(SBINDIR)/mount.fuse.gosshfs
+	install -D -m 0644 docs/gosshfs.1 $(DESTDIR)$(PREFIX)/share/man/man1/gosshfs.1
+	install -D -m 0644 contrib/completion/gosshfs.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/gosshfs
+	install -D -m 0644 contrib/completion/_gosshfs $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_gosshfs
+	install -d $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/local/bin/gosshfs|$(PREFIX)/bin/gosshfs|' contrib/systemd/gosshfs@.service \
+		> $(DESTDIR)$(UNITDIR)/gosshfs@.service
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED_FILES))
+
+# man and completion regenerate the files that the unit tests compare with
+# gosshfs manpage and gosshfs completion; run them after changing options.
+man:
+	$(GO) run ./cmd/gosshfs manpage > docs/gosshfs.1.tmp
+	mv docs/gosshfs.1.tmp docs/gosshfs.1
+
+completion:
+	$(GO) run ./cmd/gosshfs completion bash > contrib/completion/gosshfs.bash.tmp
+	$(GO) run ./cmd/gosshfs completion zsh > contrib/completion/_gosshfs.tmp
+	mv contrib/completion/gosshfs.bash.tmp contrib/completion/gosshfs.bash
+	mv contrib/completion/_gosshfs.tmp contrib/completion/_gosshfs

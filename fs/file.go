@@ -225,7 +225,11 @@ func (h *Handle) Read(ctx context.Context, dest []byte, off int64) (_ fuse.ReadR
 	var n int
 	var err error
 	if h.prefetch != nil {
-		n, err = h.prefetch.read(ctx, dest, off)
+		var data []byte
+		data, n, err = h.prefetch.read(ctx, dest, off)
+		if data != nil {
+			return fuse.ReadResultData(data), 0
+		}
 	} else {
 		n, err = h.file.ReadAt(ctx, dest, off)
 	}

@@ -61,30 +61,36 @@ func newPrefetcher(file *remote.File, b *budget, size int64, poolSize int) *pref
 }
 
 // read fills dest from offset off, from chunks in flight where it can.
-func (p *prefetcher) read(ctx context.Context, dest []byte, off int64) (int, error) {
+//
+// When the read lies within one chunk, it returns the chunk's bytes as data
+// instead of copying them into dest; otherwise data is nil.
+func (p *prefetcher) read(ctx context.Context, dest []byte, off int64) (data []byte, n int, err error) {
 	window := p.detect.Observe(off, int64(len(dest)))
 	if window == 0 && !p.covered(off) {
-		return p.file.ReadAt(ctx, p.clip(dest, off), off)
+		n, err := p.file.ReadAt(ctx, p.clip(dest, off), off)
+		return nil, n, err
 	}
 	if window >= peerWindow && p.size > peerThreshold {
 		p.file.OpenPeers(ctx, p.poolSize)
 	}
 	p.schedule(off, off+int64(len(dest))+window)
 
-	n := 0
+	if data := p.within(off, int64(len(dest))); data != nil {
+		return data, len(data), nil
+	}
 	for n < len(dest) {
 		pos := off + int64(n)
 		idx := pos / chunkSize
 		c := p.get(idx)
 		if c == nil {
 			m, err := p.file.ReadAt(ctx, dest[n:], pos)
-			return n + m, err
+			return nil, n + m, err
 		}
 		<-c.done
 		if c.err != nil {
 			p.drop(idx)
 			m, err := p.file.ReadAt(ctx, dest[n:], pos)
-			return n + m, err
+			return nil, n + m, err
 		}
 		inChunk := pos - idx*chunkSize
 		if inChunk >= int64(len(c.data)) {
@@ -92,18 +98,38 @@ func (p *prefetcher) read(ctx context.Context, dest []byte, off int64) (int, err
 				// The chunk ended at the size known at open; the file may
 				// have grown since.
 				m, err := p.file.ReadAt(ctx, dest[n:], pos)
-				return n + m, err
+				return nil, n + m, err
 			}
 			// End of file inside or at the end of this chunk.
-			return n, nil
+			return nil, n, nil
 		}
 		n += copy(dest[n:], c.data[inChunk:])
 		if len(c.data) < chunkSize {
-			return n, nil
+			return nil, n, nil
 		}
 	}
 	p.release(off / chunkSize)
-	return n, nil
+	return nil, n, nil
+}
+
+// within returns the bytes of [off, off+size) straight from their chunk
+// when the range lies within one chunk that holds all of it, or nil.
+func (p *prefetcher) within(off, size int64) []byte {
+	idx := off / chunkSize
+	if (off+size-1)/chunkSize != idx {
+		return nil
+	}
+	c := p.get(idx)
+	if c == nil {
+		return nil
+	}
+	<-c.done
+	inChunk := off - idx*chunkSize
+	if c.err != nil || inChunk+size > int64(len(c.data)) {
+		return nil
+	}
+	p.release(idx)
+	return c.data[inChunk : inChunk+size]
 }
 
 func (p *prefetcher) covered(off int64) bool {

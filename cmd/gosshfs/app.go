@@ -20,6 +20,8 @@ type environment struct {
 	// ready is set in the detached daemon process and reports to the
 	// process the user started.
 	ready *readyPipe
+	// logFormat is --log-format: logFormatText or logFormatJSON.
+	logFormat string
 }
 
 // optionList collects every -o argument in order. The arguments are split
@@ -78,6 +80,35 @@ func newApp(e *environment) *cli.App {
 				OnUsageError: usageError,
 			},
 			{
+				Name:         "status",
+				Usage:        "list the gosshfs mounts of this user with their connection state and counters",
+				UsageText:    "gosshfs status [--json]",
+				Flags:        statusFlags(),
+				Action:       e.statusAction,
+				OnUsageError: usageError,
+			},
+			{
+				Name:         "refresh",
+				Usage:        "drop cached metadata and file data of a path on a mount, so the next access asks the server",
+				UsageText:    "gosshfs refresh MOUNTPOINT[/PATH]",
+				Action:       e.refreshAction,
+				OnUsageError: usageError,
+			},
+			{
+				Name:         "completion",
+				Usage:        "print the shell completion script for bash or zsh",
+				UsageText:    "gosshfs completion bash|zsh",
+				Action:       e.completionAction,
+				OnUsageError: usageError,
+			},
+			{
+				Name:         "manpage",
+				Usage:        "print the manual page in roff format",
+				UsageText:    "gosshfs manpage",
+				Action:       e.manpageAction,
+				OnUsageError: usageError,
+			},
+			{
 				Name:         "version",
 				Usage:        "print the version of gosshfs and of its main libraries",
 				UsageText:    "gosshfs version",
@@ -105,6 +136,8 @@ func mountFlags() []cli.Flag {
 			Usage: "log every file system operation at debug level; implies -f"},
 		&cli.BoolFlag{Name: "version", DisableDefaultText: true, Aliases: []string{"V"},
 			Usage: "print the version and exit"},
+		&cli.StringFlag{Name: "log-format", Value: logFormatText,
+			Usage: "`FORMAT` of log records, text or json (key=value lines or one JSON object per line)"},
 		&cli.BoolFlag{Name: "C", Hidden: true, Usage: "sshfs's compression flag, ignored"},
 		&cli.BoolFlag{Name: "s", Hidden: true, Usage: "libfuse's single-thread flag, ignored"},
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/user"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -30,6 +31,11 @@ func (e *environment) mountAction(c *cli.Context) error {
 	if err := checkArgCount(c, "[user@]host:[dir] MOUNTPOINT", 2); err != nil {
 		return err
 	}
+	e.logFormat = c.String("log-format")
+	if err := checkLogFormat(e.logFormat); err != nil {
+		return withExitCode(exitUsage, err)
+	}
+	setHomeIfUnset()
 
 	options, _ := c.Generic("o").(*optionList)
 	args := mountArgs{
@@ -51,6 +57,18 @@ func (e *environment) mountAction(c *cli.Context) error {
 		return withExitCode(exitUsage, err)
 	}
 	return e.mount(cfg)
+}
+
+// setHomeIfUnset sets $HOME from the user database when it is unset, so
+// that ~/.ssh is found. mount(8) from util-linux (checked with 2.38.1)
+// starts its helpers without HOME.
+func setHomeIfUnset() {
+	if os.Getenv("HOME") != "" {
+		return
+	}
+	if u, err := user.Current(); err == nil && u.HomeDir != "" {
+		os.Setenv("HOME", u.HomeDir)
+	}
 }
 
 // mount checks everything that can be checked locally, then mounts in
@@ -87,17 +105,18 @@ func (e *environment) mount(cfg *mountConfig) error {
 	case e.ready != nil:
 		return e.runDaemon(cfg)
 	case cfg.Foreground:
-		return e.serveMount(cfg, newLogger(os.Stderr, cfg.Mount.Debug, slog.LevelInfo), nil, e.stderr)
+		logger := newFormattedLogger(os.Stderr, e.logFormat, cfg.Mount.Debug, slog.LevelInfo)
+		return e.serveMount(cfg, logger, nil, e.stderr)
 	default:
 		return e.startDaemon()
 	}
 }
 
-// runDaemon is the detached daemon: it logs to the log file, or only
-// warnings to the inherited terminal, and reports readiness on the pipe.
+// runDaemon is the detached daemon: it logs to the log file or else to the
+// system log, and reports readiness on the pipe.
 func (e *environment) runDaemon(cfg *mountConfig) error {
 	var logFile *os.File
-	logger := newLogger(os.Stderr, cfg.Mount.Debug, slog.LevelWarn)
+	var logger *slog.Logger
 	if cfg.LogFile != "" {
 		var err error
 		logFile, err = openLogFile(cfg.LogFile)
@@ -105,7 +124,11 @@ func (e *environment) runDaemon(cfg *mountConfig) error {
 			return withExitCode(exitUsage, err)
 		}
 		defer logFile.Close()
-		logger = newLogger(logFile, cfg.Mount.Debug, slog.LevelInfo)
+		logger = newFormattedLogger(logFile, e.logFormat, cfg.Mount.Debug, slog.LevelInfo)
+	} else {
+		var closeLog func()
+		logger, closeLog = newSystemLogger(e.logFormat, cfg.Mount.Debug)
+		defer closeLog()
 	}
 
 	ready := func() error {
@@ -130,6 +153,11 @@ func (e *environment) serveMount(cfg *mountConfig, logger *slog.Logger, ready fu
 	defer guard.stop()
 	ctx := guard.ctx
 
+	notify, err := notifierFromEnv()
+	if err != nil {
+		logger.Warn("readiness will not be reported to the service manager", "err", err)
+	}
+
 	dialer, err := remote.NewDialer(cfg.Remote)
 	if err != nil {
 		return withExitCode(exitConnect, err)
@@ -151,17 +179,28 @@ func (e *environment) serveMount(cfg *mountConfig, logger *slog.Logger, ready fu
 		return err
 	}
 	guard.enter(stageMounted)
+	controlServer := startControlServer(cfg, mount, logger)
 
+	if err := notify.ready(fmt.Sprintf("Mounted %s on %s", cfg.Source, cfg.MountPoint)); err != nil {
+		logger.Warn("notifying the service manager that the mount is ready failed", "err", err)
+	}
 	if ready != nil {
 		if err := ready(); err != nil {
 			logger.Error("unmounting because the readiness report failed", "err", err)
+			notify.stopping("Unmounting " + cfg.MountPoint)
+			closeControlServer(controlServer, logger)
 			unmount(mount, cfg.MountPoint, logger)
 			closeClient(client, logger)
 			return withExitCode(exitMount, err)
 		}
 	}
 
-	waitForUnmount(ctx, mount, cfg.MountPoint, logger)
+	waitForUnmount(ctx, mount, cfg.MountPoint, logger, func() {
+		if err := notify.stopping("Unmounting " + cfg.MountPoint); err != nil {
+			logger.Warn("notifying the service manager that the mount stops failed", "err", err)
+		}
+		closeControlServer(controlServer, logger)
+	})
 	closeClient(client, logger)
 	return nil
 }
@@ -219,7 +258,8 @@ func newMount(ctx context.Context, cfg *mountConfig, client *remote.Client, logg
 
 // waitForUnmount blocks until the mount is unmounted from outside, for
 // example by fusermount3 -u, or until a signal cancels ctx, and then unmounts.
-func waitForUnmount(ctx context.Context, mount *fs.Mount, mountPoint string, logger *slog.Logger) {
+// It calls stopping once either has happened, before unmounting.
+func waitForUnmount(ctx context.Context, mount *fs.Mount, mountPoint string, logger *slog.Logger, stopping func()) {
 	done := make(chan struct{})
 	go func() {
 		mount.Wait()
@@ -228,11 +268,13 @@ func waitForUnmount(ctx context.Context, mount *fs.Mount, mountPoint string, log
 
 	select {
 	case <-done:
+		stopping()
 		logger.Info("unmounted", "mountpoint", mountPoint)
 		return
 	case <-ctx.Done():
 	}
 
+	stopping()
 	unmount(mount, mountPoint, logger)
 	select {
 	case <-done:
