@@ -14,7 +14,7 @@ const chunkSize = 128 << 10
 
 // readAheadBudget bounds the bytes of read-ahead chunks held by all handles
 // of a mount together.
-const readAheadBudget = 96 << 20
+const readAheadBudget = 48 << 20
 
 // peerWindow is the read-ahead window from which chunks are fetched over
 // several connections, and peerChunks how many consecutive chunks one

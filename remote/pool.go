@@ -20,6 +20,10 @@ const (
 	// host key check is tried again, so that a fixed server recovers the
 	// mount without tripping brute-force protection.
 	permanentRetry = 5 * time.Minute
+	// permanentWakeGap is the shortest time between two redials after one
+	// failed authentication or the host key check, however many operations
+	// wait for the server.
+	permanentWakeGap = time.Minute
 )
 
 // slot is one connection of the pool. maintain keeps it connected.
@@ -100,6 +104,7 @@ func (s *slot) redial(log interface {
 	start := time.Now()
 	delay := redialMinDelay
 	for attempt := 1; ; attempt++ {
+		tried := time.Now()
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() {
 			select {
@@ -142,13 +147,38 @@ func (s *slot) redial(log interface {
 			delay = min(delay*2, redialMaxDelay)
 		}
 
+		// A waiting operation may cut the pause short, but never to less
+		// than wakeGap after this attempt: a mount in use must not turn a
+		// refused login into a stream of attempts.
+		wakeGap := redialMinDelay * 4
+		if IsPermanent(err) {
+			wakeGap = permanentWakeGap
+		}
+		if !s.pause(tried, pause, wakeGap) {
+			return false
+		}
+	}
+}
+
+// pause waits until pause has passed since tried, or until an operation
+// signals wake once wakeGap has passed since tried. It returns false when
+// the client closes.
+func (s *slot) pause(tried time.Time, pause, wakeGap time.Duration) bool {
+	timer := time.NewTimer(time.Until(tried.Add(pause)))
+	defer timer.Stop()
+	for {
 		select {
-		case <-time.After(pause):
+		case <-timer.C:
+			return true
 		case <-s.wake:
-			if IsPermanent(err) {
-				// Someone is waiting: try once more now, then back off again.
-				time.Sleep(redialMinDelay)
+			if wait := time.Until(tried.Add(wakeGap)); wait > 0 {
+				select {
+				case <-time.After(wait):
+				case <-s.c.done:
+					return false
+				}
 			}
+			return true
 		case <-s.c.done:
 			return false
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
+	"runtime/debug"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -144,7 +145,15 @@ func (e *environment) runDaemon(cfg *mountConfig) error {
 // works, and serves until the mount ends. SIGINT, SIGTERM and SIGHUP
 // unmount and end it with status 0. interruptOutput receives the message
 // for a signal during the prompts; nil leaves it to the starting process.
+// daemonMemoryLimit is the soft limit given to the Go runtime: read-ahead
+// and write-behind buffers come and go fast, and without a limit the heap
+// may grow to twice the live data before a collection.
+const daemonMemoryLimit = 100 << 20
+
 func (e *environment) serveMount(cfg *mountConfig, logger *slog.Logger, ready func() error, interruptOutput io.Writer) error {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(daemonMemoryLimit)
+	}
 	cfg.Remote.Logger = logger
 	cfg.Client.Logger = logger
 	cfg.Mount.Logger = logger
