@@ -3,6 +3,8 @@ package fs
 import (
 	"context"
 	"path"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -88,6 +90,9 @@ func (l *lister) fetch(ctx context.Context, dir string, ls *listing) {
 		for i, e := range remoteEntries {
 			ls.entries[i] = cacheEntry{Name: e.Name, Attr: e.Attr}
 		}
+		// Sorted as the cache keeps listings, so that every readdir shows
+		// one order, the order in which siblings are fetched ahead.
+		slices.SortFunc(ls.entries, func(a, b cacheEntry) int { return strings.Compare(a.Name, b.Name) })
 	}
 	l.mu.Lock()
 	if err == nil && !ls.dirty {
