@@ -349,8 +349,8 @@ func (n *Node) growReadAhead(end int64) {
 	}
 }
 
-// dropReadAhead discards the read-ahead data of every handle of the node,
-// after a write or truncate; size is the new file size, or -1 to keep it.
+// dropReadAhead discards the read-ahead data of every handle of the node
+// after a write or truncate. size is the new file size, or -1 to keep it.
 func (n *Node) dropReadAhead(size int64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()

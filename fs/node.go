@@ -35,6 +35,9 @@ type Node struct {
 	dataMtime    uint32
 	dataCachedAt time.Time
 	dataValid    bool
+	// dirSig is the signature of the listing the kernel's readdir cache
+	// holds for this directory, or 0 when the kernel must not use it.
+	dirSig uint64
 }
 
 // The go-fuse interfaces Node implements.

@@ -61,6 +61,8 @@ type Client struct {
 	// Set once by Connect from the first connection.
 	readSize int
 	home     string
+	// rtt is the shortest of a few keepalive round trips at connect time.
+	rtt time.Duration
 
 	// fileUmask and dirUmask are the server's umask as seen on the first
 	// created file and directory, or -1 until then.
@@ -69,8 +71,8 @@ type Client struct {
 	slots    []*slot
 	next     atomic.Uint32
 	counters counters
-	// downSince is when an operation last timed out with no answer from
-	// the server since, in Unix nanoseconds, or 0.
+	// downSince is the time of the latest operation timeout with no reply
+	// from the server since, in Unix nanoseconds, or 0.
 	downSince atomic.Int64
 
 	closeOnce sync.Once
@@ -126,6 +128,7 @@ func Connect(ctx context.Context, d *Dialer, o ClientOptions) (*Client, error) {
 		return nil, err
 	}
 	c.learn(first)
+	c.rtt = measureRTT(first)
 
 	for i := 0; i < o.MaxConns; i++ {
 		s := &slot{c: c, id: i, ready: make(chan struct{}), wake: make(chan struct{}, 1)}
@@ -289,3 +292,22 @@ func (c *Client) Close() error {
 	})
 	return nil
 }
+
+// measureRTT returns the shortest of three keepalive round trips on cn, or
+// 0 when the server does not reply.
+func measureRTT(cn *conn) time.Duration {
+	var best time.Duration
+	for range 3 {
+		start := time.Now()
+		if _, _, err := cn.ssh.SendRequest("keepalive@openssh.com", true, nil); err != nil {
+			return best
+		}
+		if d := time.Since(start); best == 0 || d < best {
+			best = d
+		}
+	}
+	return best
+}
+
+// RTT returns the round-trip time measured at connect time.
+func (c *Client) RTT() time.Duration { return c.rtt }

@@ -24,8 +24,8 @@ type File struct {
 	flags int // os.O_* flags of the open, less O_CREATE, O_EXCL and O_TRUNC
 
 	mu sync.RWMutex // guards the fields below; never held across a request
-	// path is where the file is reopened after a reconnect; the file system
-	// updates it on rename.
+	// path is the file's path for reopening after a reconnect, which the
+	// file system updates on rename.
 	path string
 	cn   *conn
 	sf   *sftp.File
@@ -281,7 +281,7 @@ func (f *File) ReadAt(ctx context.Context, b []byte, off int64) (int, error) {
 			if errors.Is(err, io.EOF) || (err == nil && m == 0) {
 				// pkg/sftp reports both the server's EOF status and a
 				// channel closed under the request as io.EOF. An fstat
-				// tells them apart: it fails on a dead connection, which
+				// distinguishes them: it fails on a dead connection, which
 				// do then redials, and it shows whether data follows.
 				fi, serr := sf.Stat()
 				if serr != nil {

@@ -4,12 +4,19 @@ import (
 	"context"
 	"errors"
 	"os"
+	"time"
 )
 
 // A large sequential transfer on one SSH channel is bound by the channel's
 // flow-control window (about 2 MiB with OpenSSH) per round trip. A File
 // therefore opens peers: more handles of the same file on the other
 // connections of the pool, which the caller spreads reads or writes over.
+
+// peerMinRTT is the round-trip time below which peers are not opened: on
+// a fast link one channel's window is not the limit, and the CPU that more
+// connections cost is (measured on loopback with OpenSSH 9.2: one
+// connection read 13% and wrote 30% faster than four).
+const peerMinRTT = 2 * time.Millisecond
 
 // Peers returns the handles to spread a transfer over: the File itself and
 // its peers.
@@ -43,7 +50,7 @@ func (f *File) OpenPeers(ctx context.Context, n int) {
 	f.mu.Unlock()
 
 	n = min(n, len(f.c.slots))
-	if n <= 1 {
+	if n <= 1 || f.c.rtt < peerMinRTT {
 		return
 	}
 	f.waitQuiet()

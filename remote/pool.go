@@ -34,8 +34,8 @@ type slot struct {
 	mu    sync.Mutex // guards cur, ready, lastErr and closed
 	cur   *conn      // nil while disconnected
 	ready chan struct{}
-	// lastErr is why the latest redial failed; operations that time out
-	// waiting report it.
+	// lastErr is the error of the latest failed redial, which operations
+	// that time out waiting report.
 	lastErr error
 	closed  bool
 
@@ -325,10 +325,10 @@ func lostConn(cn *conn, err error) bool {
 	return true
 }
 
-// downGrace is how long an operation waits for the server while an earlier
-// one has timed out and nothing succeeded since: a second caller then
-// fails fast instead of waiting a whole timeout again (the kernel retries
-// a failed lookup once, which would double the wait).
+// downGrace is the wait for the server after an earlier operation timed
+// out and nothing succeeded since. A second caller then fails fast instead
+// of waiting a whole timeout again. The kernel retries a failed lookup
+// once, which would otherwise double the wait.
 const downGrace = 2 * time.Second
 
 // deadline returns when an operation starting now must give up.
@@ -339,8 +339,8 @@ func (c *Client) deadline() time.Time {
 	return time.Now().Add(c.opts.OpTimeout)
 }
 
-// noteResult records whether the server answered: a timeout marks it
-// unreachable, any answer or new connection clears that.
+// noteResult records whether the server replied: a timeout marks it
+// unreachable, and any reply or new connection clears that.
 func (c *Client) noteResult(err error) {
 	if errors.Is(err, context.DeadlineExceeded) && errors.Is(err, ErrNotConnected) {
 		c.downSince.CompareAndSwap(0, time.Now().UnixNano())

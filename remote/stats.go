@@ -21,7 +21,7 @@ type ClientStats struct {
 	Reconnects       uint64
 	BytesRead        uint64
 	BytesWritten     uint64
-	// LastError is why the latest redial failed, or "".
+	// LastError is the error of the latest failed redial, or "".
 	LastError string
 }
 
