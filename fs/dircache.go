@@ -32,65 +32,65 @@ var (
 )
 
 // OpendirHandle lets the kernel serve readdir from its cache when the
-// metadata cache holds a fresh listing with the signature the kernel's
-// cache was filled with.
+// listing, from the metadata cache or fetched now, has the signature of
+// the entries the kernel's cache was filled with.
 func (n *Node) OpendirHandle(ctx context.Context, flags uint32) (_ gofs.FileHandle, fuseFlags uint32, errno syscall.Errno) {
 	p, _ := n.path()
 	defer n.fs.trace(ctx, "opendir", p, time.Now(), &errno)
-	h := &dirHandle{node: n}
-
-	entries, ok := n.fs.meta.GetDir(p)
-	if !ok {
-		// The kernel may not use what it cached before: the listing is
-		// fetched again, and it may differ.
-		n.mu.Lock()
-		n.dirSig = 0
-		n.mu.Unlock()
-		return h, 0, 0
+	if n.fs.kernelTimeout <= 0 {
+		return &dirHandle{node: n}, 0, 0
 	}
 
+	entries, errno := n.list(ctx, p)
+	if errno != 0 {
+		return nil, 0, errno
+	}
 	sig := n.signature(entries)
 	n.mu.Lock()
-	keep := n.dirSig == sig
-	n.dirSig = sig
+	keep := n.dirFilled && n.dirSig == sig
+	filled := n.dirFilled
 	n.mu.Unlock()
-	if !keep {
+	if !keep && filled {
 		// Whatever the kernel cached describes another listing.
 		n.NotifyContent(0, 0)
 	}
-	return h, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+	return &dirHandle{node: n}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
 }
 
-// signature hashes the names, types and inode numbers a readdir of the
-// listing returns. 0 means none, so a hash of 0 is made 1.
+// signature hashes the names and types a readdir of the listing returns.
+//
+// NOTE: inode numbers are left out because they are assigned at lookup, so
+// a name that was removed and made again with the same type on the server
+// can show its old d_ino from the kernel's cache until the listing changes
+// otherwise; stat shows the new number.
 func (n *Node) signature(entries []cacheEntry) uint64 {
 	h := fnv.New64a()
 	for _, e := range entries {
 		h.Write([]byte(e.Name))
-		mode := e.Attr.Mode & syscall.S_IFMT
-		var ino uint64
-		if ch := n.GetChild(e.Name); ch != nil && ch.StableAttr().Mode == mode {
-			ino = ch.StableAttr().Ino
-		}
 		h.Write([]byte{0})
-		h.Write(strconv.AppendUint(strconv.AppendUint(nil, uint64(mode), 10), ino, 10))
+		h.Write(strconv.AppendUint(nil, uint64(e.Attr.Mode&syscall.S_IFMT), 10))
 		h.Write([]byte{0})
 	}
-	if s := h.Sum64(); s != 0 {
-		return s
-	}
-	return 1
+	return h.Sum64()
 }
 
+// open lists the directory on the first read and records the signature
+// of what the kernel's cache receives.
 func (d *dirHandle) open(ctx context.Context) syscall.Errno {
 	if d.stream != nil {
 		return 0
 	}
-	stream, errno := d.node.Readdir(ctx)
+	n := d.node
+	p, _ := n.path()
+	entries, errno := n.list(ctx, p)
 	if errno != 0 {
 		return errno
 	}
-	d.stream = stream
+	sig := n.signature(entries)
+	n.mu.Lock()
+	n.dirSig, n.dirFilled = sig, true
+	n.mu.Unlock()
+	d.stream = n.dirStream(p, entries)
 	return 0
 }
 

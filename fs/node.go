@@ -36,8 +36,9 @@ type Node struct {
 	dataCachedAt time.Time
 	dataValid    bool
 	// dirSig is the signature of the listing the kernel's readdir cache
-	// holds for this directory, or 0 when the kernel must not use it.
-	dirSig uint64
+	// was last filled with, and dirFilled whether it was filled at all.
+	dirSig    uint64
+	dirFilled bool
 }
 
 // The go-fuse interfaces Node implements.
@@ -268,6 +269,12 @@ func (n *Node) Readdir(ctx context.Context) (_ gofs.DirStream, errno syscall.Err
 	if errno != 0 {
 		return nil, errno
 	}
+	return n.dirStream(p, entries), 0
+}
+
+// dirStream returns the entries of directory p as readdir shows them, and
+// lists its subdirectories ahead of the reader.
+func (n *Node) dirStream(p string, entries []cacheEntry) gofs.DirStream {
 	n.fs.lister.subdirsAhead(p, entries)
 	out := make([]fuse.DirEntry, 0, len(entries))
 	for _, e := range entries {
@@ -277,7 +284,7 @@ func (n *Node) Readdir(ctx context.Context) (_ gofs.DirStream, errno syscall.Err
 		}
 		out = append(out, de)
 	}
-	return gofs.NewListDirStream(out), 0
+	return gofs.NewListDirStream(out)
 }
 
 // list returns the entries of directory p from the cache or the server.
