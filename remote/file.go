@@ -180,6 +180,10 @@ func runUntil(ctx context.Context, deadline time.Time, fn func() error) error {
 	}
 }
 
+// errReopen is returned by handle when the connection a reopen went to
+// ended too; the caller tries again.
+var errReopen = errors.New("remote: connection lost while reopening the file")
+
 // handle returns the live SFTP handle, reopening the file after a
 // reconnect.
 func (f *File) handle(ctx context.Context, deadline time.Time) (*conn, *sftp.File, error) {
@@ -218,6 +222,10 @@ func (f *File) handle(ctx context.Context, deadline time.Time) (*conn, *sftp.Fil
 		f.path = p
 	}
 	newSf, err := newCn.sftp.OpenFile(f.path, f.flags)
+	if err != nil && lostConn(newCn, err) {
+		// The new connection died too: try again on the next one.
+		return nil, nil, errReopen
+	}
 	if err != nil {
 		f.stale = errors.Join(ErrStale, err)
 		f.c.log.Error("cannot reopen file after reconnect; its descriptor now fails with EIO", "path", f.path, "err", err)
@@ -235,6 +243,10 @@ func (f *File) do(ctx context.Context, op string, fn func(sf *sftp.File, retry b
 	retry := false
 	for {
 		cn, sf, err := f.handle(ctx, deadline)
+		if errors.Is(err, errReopen) && time.Now().Before(deadline) {
+			retry = true
+			continue
+		}
 		if err != nil {
 			return f.wrap(op, err)
 		}
