@@ -155,7 +155,7 @@ demo: build
 	# The server prints the mount command once it listens.
 	mount_command=""
 	for _ in $$(seq 1 100); do
-		mount_command=$$(grep -m1 -E '^ *gosshfs .*IdentityFile=' $(DEMO_STATE)/serve.log || true)
+		mount_command=$$(grep -m1 -E '^ *[^ ]*gosshfs -p .*IdentityFile=' $(DEMO_STATE)/serve.log || true)
 		[ -n "$$mount_command" ] && break
 		kill -0 "$$(cat $(DEMO_STATE)/serve.pid)" 2>/dev/null || break
 		sleep 0.1
@@ -165,7 +165,7 @@ demo: build
 		cat $(DEMO_STATE)/serve.log >&2
 		exit 1
 	fi
-	mount_command=$$(echo "$$mount_command" | sed -e 's/^ *gosshfs /$(subst /,\/,$(BIN)) /')
+	mount_command=$$(echo "$$mount_command" | sed -e 's/^ *[^ ]*gosshfs /$(subst /,\/,$(BIN)) /')
 	echo "==> $$mount_command"
 	eval "$$mount_command"
 	echo "==> ls -l $(DEMO_MNT)"

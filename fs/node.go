@@ -276,7 +276,16 @@ func (n *Node) Readdir(ctx context.Context) (_ gofs.DirStream, errno syscall.Err
 // lists its subdirectories ahead of the reader.
 func (n *Node) dirStream(p string, entries []cacheEntry) gofs.DirStream {
 	n.fs.lister.subdirsAhead(p, entries)
-	out := make([]fuse.DirEntry, 0, len(entries))
+	out := make([]fuse.DirEntry, 0, len(entries)+2)
+	// "." and ".." come first, as on local file systems; SFTP listings
+	// include them too, but the cache keeps only real names.
+	parentIno := n.StableAttr().Ino
+	if _, parent := n.Parent(); parent != nil {
+		parentIno = parent.StableAttr().Ino
+	}
+	out = append(out,
+		fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR, Ino: n.StableAttr().Ino},
+		fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR, Ino: parentIno})
 	for _, e := range entries {
 		de := fuse.DirEntry{Name: e.Name, Mode: e.Attr.Mode & syscall.S_IFMT}
 		if ch := n.GetChild(e.Name); ch != nil && ch.StableAttr().Mode == de.Mode {

@@ -163,7 +163,7 @@ func (c *Client) openSessions(sc *ssh.Client) (*conn, error) {
 	}
 	sf, err := sftp.NewClient(sc, sftp.MaxPacketUnchecked(readSize), sftp.UseConcurrentWrites(true))
 	if err != nil {
-		return nil, fmt.Errorf("remote: start SFTP on %s: %w (check that the server allows the sftp subsystem)", c.dialer.Target(), err)
+		return nil, fmt.Errorf("cannot start SFTP on %s: %w: check that the server enables the sftp subsystem and that the login shell prints nothing for non-interactive sessions", c.dialer.Target(), err)
 	}
 	ext, err := openExtChannel(sc)
 	if err != nil {

@@ -16,6 +16,7 @@ type instructions struct {
 	clientKey  string // generated client key, or "" with an authorized_keys file
 	knownHosts string
 	authorized string // authorized_keys file, or "" with a generated key
+	command    string // how to call gosshfs in the printed mount command
 }
 
 // printInstructions writes the mount command and an OpenSSH sftp command
@@ -36,7 +37,7 @@ func printInstructions(w io.Writer, in instructions) error {
 		host = "[" + host + "]"
 	}
 
-	mount := []string{"gosshfs", "-p", port}
+	mount := []string{in.command, "-p", port}
 	browse := []string{"sftp", "-P", port}
 	if in.clientKey != "" {
 		mount = append(mount, "-o", "IdentityFile="+shellQuote(in.clientKey))

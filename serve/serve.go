@@ -66,6 +66,9 @@ type Options struct {
 	// known_hosts file; "" means $XDG_CONFIG_HOME/gosshfs/serve (or
 	// ~/.config/gosshfs/serve). Run creates it with mode 0700.
 	StateDir string
+	// Command is how the printed mount command calls gosshfs; "" means
+	// "gosshfs".
+	Command string
 	// Logger receives connection and error logs; nil discards them.
 	Logger *slog.Logger
 	// Stdout receives the instructions for connecting; nil means os.Stdout.
@@ -110,7 +113,12 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	command := o.Command
+	if command == "" {
+		command = "gosshfs"
+	}
 	err = printInstructions(o.Stdout, instructions{
+		command:    command,
 		dir:        o.Dir,
 		host:       host,
 		port:       port,

@@ -56,7 +56,7 @@ func TestRunErrors(t *testing.T) {
 		{"missing mount point", []string{"h:/", missing}, exitMountPoint,
 			"gosshfs: mount point \"" + missing + "\" does not exist: create it with mkdir -p " + missing + "\n"},
 		{"mount point is a file", []string{"h:/", file}, exitMountPoint,
-			"gosshfs: mount point \"" + file + "\" is not a directory\n"},
+			"gosshfs: mount point \"" + file + "\" is not a directory: give an empty directory to mount on\n"},
 		{"mount subcommand", []string{"mount", "h:/", missing, "-o", "ro"}, exitMountPoint,
 			"gosshfs: mount point \"" + missing + "\" does not exist: create it with mkdir -p " + missing + "\n"},
 		{"idmap=file", []string{"h:", dir, "-o", "idmap=file"}, exitUsage,

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -153,6 +154,11 @@ const daemonMemoryLimit = 100 << 20
 func (e *environment) serveMount(cfg *mountConfig, logger *slog.Logger, ready func() error, interruptOutput io.Writer) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(daemonMemoryLimit)
+	}
+	// The daemon's memory holds unlocked keys and the password for
+	// redials, so it never leaves a core dump behind.
+	if err := syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{}); err != nil {
+		logger.Debug("cannot disable core dumps", "err", err)
 	}
 	cfg.Remote.Logger = logger
 	cfg.Client.Logger = logger

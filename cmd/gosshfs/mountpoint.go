@@ -30,7 +30,7 @@ func checkMountPoint(path string) (string, error) {
 	case err != nil:
 		return "", fmt.Errorf("cannot use mount point %q: %w", path, err)
 	case !info.IsDir():
-		return "", fmt.Errorf("mount point %q is not a directory", path)
+		return "", fmt.Errorf("mount point %q is not a directory: give an empty directory to mount on", path)
 	}
 
 	resolved, err := filepath.EvalSymlinks(path)

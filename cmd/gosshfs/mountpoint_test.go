@@ -59,7 +59,7 @@ func TestCheckMountPointNotDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := checkMountPoint(path)
-	want := `mount point "` + path + `" is not a directory`
+	want := `mount point "` + path + `" is not a directory: give an empty directory to mount on`
 	if err == nil || err.Error() != want {
 		t.Errorf("checkMountPoint error = %v, want %q", err, want)
 	}

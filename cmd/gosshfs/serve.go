@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -34,6 +35,25 @@ func (e *environment) serveAction(c *cli.Context) error {
 		StateDir:       c.String("state-dir"),
 		Logger:         newLogger(os.Stderr, c.Bool("debug"), slog.LevelInfo),
 		Stdout:         e.stdout,
+		Command:        commandName(),
 	})
 	return withExitCode(exitServe, err)
+}
+
+// commandName returns how to call this gosshfs binary: its plain name when
+// that is what PATH finds, and its full path otherwise (a binary built in
+// bin/ and not installed).
+func commandName() string {
+	self, err := os.Executable()
+	if err != nil {
+		return "gosshfs"
+	}
+	if found, err := exec.LookPath("gosshfs"); err == nil {
+		if a, err1 := filepath.EvalSymlinks(found); err1 == nil {
+			if b, err2 := filepath.EvalSymlinks(self); err2 == nil && a == b {
+				return "gosshfs"
+			}
+		}
+	}
+	return self
 }
