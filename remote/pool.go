@@ -39,6 +39,10 @@ type slot struct {
 	lastErr error
 	closed  bool
 
+	// failed is closed, and replaced, each time a redial fails, so that
+	// operations waiting for the connection see the new lastErr at once.
+	failed chan struct{}
+
 	// wake is signalled by waiting operations to cut a permanent-failure
 	// pause short; it has a buffer of one.
 	wake chan struct{}
@@ -52,18 +56,21 @@ func (s *slot) set(cn *conn) {
 	close(s.ready)
 }
 
-// current returns the live connection, or nil and a channel that is closed
-// once one is set.
-func (s *slot) current() (*conn, <-chan struct{}, error) {
+// current returns the live connection, or nil, a channel that is closed
+// once one is set, and one that is closed when the next redial fails.
+func (s *slot) current() (*conn, <-chan struct{}, <-chan struct{}, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, nil, ErrClosed
+		return nil, nil, nil, ErrClosed
 	}
 	if s.cur != nil && !s.cur.isDead() {
-		return s.cur, nil, nil
+		return s.cur, nil, nil, nil
 	}
-	return nil, s.ready, s.lastErr
+	if s.failed == nil {
+		s.failed = make(chan struct{})
+	}
+	return nil, s.ready, s.failed, s.lastErr
 }
 
 // maintain dials the slot when it has no connection and redials it, with
@@ -135,6 +142,10 @@ func (s *slot) redial(log interface {
 
 		s.mu.Lock()
 		s.lastErr = err
+		if s.failed != nil {
+			close(s.failed)
+			s.failed = nil
+		}
 		s.mu.Unlock()
 
 		pause := delay
@@ -208,7 +219,7 @@ func (c *Client) acquire(ctx context.Context, i int, deadline time.Time) (*conn,
 	ctx = context.WithoutCancel(ctx)
 	s := c.slots[i%len(c.slots)]
 	for {
-		cn, ready, lastErr := s.current()
+		cn, ready, failed, lastErr := s.current()
 		if cn != nil {
 			return cn, nil
 		}
@@ -225,6 +236,9 @@ func (c *Client) acquire(ctx context.Context, i int, deadline time.Time) (*conn,
 		timer := time.NewTimer(time.Until(deadline))
 		select {
 		case <-ready:
+			timer.Stop()
+		case <-failed:
+			// Look again: a permanent failure ends the wait at once.
 			timer.Stop()
 		case <-timer.C:
 			err := errors.Join(ErrNotConnected, context.DeadlineExceeded)

@@ -35,7 +35,7 @@ func (c *Client) Stats() ClientStats {
 		BytesWritten: c.counters.bytesWritten.Load(),
 	}
 	for _, s := range c.slots {
-		cn, _, lastErr := s.current()
+		cn, _, _, lastErr := s.current()
 		if cn != nil {
 			st.Connected++
 		} else if lastErr != nil {
