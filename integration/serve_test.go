@@ -38,8 +38,10 @@ func TestServe(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cannot parse the printed mount command %q: %v", printed, err)
 	}
-	if len(args) < 3 || args[0] != "gosshfs" {
-		t.Fatalf("the printed mount command %q does not start with gosshfs", printed)
+	// The command names gosshfs by name when PATH finds this binary, and by
+	// its full path otherwise, as for a binary built in bin/.
+	if len(args) < 3 || (args[0] != "gosshfs" && args[0] != binary) {
+		t.Fatalf("the printed mount command %q does not start with gosshfs or %s", printed, binary)
 	}
 	if !strings.Contains(printed, stateDir) {
 		t.Errorf("the printed mount command does not use the key files in the state directory %s", stateDir)
@@ -139,8 +141,8 @@ func (s *serveProcess) text() string {
 	return s.output.String()
 }
 
-// waitForMountCommand returns the first printed line that starts with
-// "gosshfs " and contains IdentityFile=, trimmed.
+// waitForMountCommand returns the first printed line whose first word ends
+// in "gosshfs" and that contains IdentityFile=, trimmed.
 func (s *serveProcess) waitForMountCommand(t *testing.T) string {
 	t.Helper()
 	timeout := time.After(commandTimeout)
@@ -151,7 +153,8 @@ func (s *serveProcess) waitForMountCommand(t *testing.T) string {
 				t.Fatalf("gosshfs serve ended its output without a mount command:\n%s", s.text())
 			}
 			line = strings.TrimSpace(line)
-			if strings.HasPrefix(line, "gosshfs ") && strings.Contains(line, "IdentityFile=") {
+			first, _, _ := strings.Cut(line, " ")
+			if strings.HasSuffix(first, "gosshfs") && strings.Contains(line, "IdentityFile=") {
 				return line
 			}
 		case <-timeout:
