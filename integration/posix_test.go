@@ -13,11 +13,9 @@ import (
 // the OpenSSH extensions cannot express, with the reason for each. Every
 // other test in posixtest.All must pass.
 var posixUnsupported = map[string]string{
-	"Fallocate":         "SFTP has no request that allocates file space, so fallocate(2) fails with EOPNOTSUPP",
-	"FallocateKeepSize": "SFTP has no request that allocates file space, so fallocate(2) fails with EOPNOTSUPP",
-	"XAttr":             "SFTP version 3 and the OpenSSH extensions carry no extended attributes",
-	"XAttrLarge":        "SFTP version 3 and the OpenSSH extensions carry no extended attributes",
-	"Tmpfile":           "SFTP cannot create a file without a name, so O_TMPFILE fails with EOPNOTSUPP",
+	"XAttr":      "SFTP version 3 and the OpenSSH extensions carry no extended attributes",
+	"XAttrLarge": "SFTP version 3 and the OpenSSH extensions carry no extended attributes",
+	"Tmpfile":    "SFTP cannot create a file without a name, so O_TMPFILE fails with EOPNOTSUPP",
 	// The test takes a write lock and a read lock through two descriptors
 	// of one process and expects a conflict. With POSIX record locks one
 	// process never conflicts with itself, and without SFTP locking the
