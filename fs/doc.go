@@ -7,7 +7,7 @@
 // Every Node stands for one remote path, which is computed from go-fuse's
 // inode tree on each call (Inode.Path), so a rename needs no bookkeeping
 // beyond what go-fuse does. A Node keeps its inode number for as long as
-// the kernel knows it; a lookup that finds another file type under the same
+// the kernel keeps it; a lookup that finds another file type under the same
 // name makes a new Node.
 //
 // # Caching

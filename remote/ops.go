@@ -16,15 +16,7 @@ var (
 
 // Stat returns the attributes of p, following a final symlink.
 func (c *Client) Stat(ctx context.Context, p string) (Attr, error) {
-	var a Attr
-	err := c.call(ctx, func(cn *conn, _ bool) error {
-		fi, err := cn.sftp.Stat(p)
-		if err != nil {
-			return err
-		}
-		a = attrFromInfo(fi)
-		return nil
-	})
+	a, err := c.statRaw(ctx, p, true)
 	if err != nil {
 		return Attr{}, c.classify(ctx, "stat", p, err)
 	}
@@ -33,19 +25,29 @@ func (c *Client) Stat(ctx context.Context, p string) (Attr, error) {
 
 // Lstat returns the attributes of p itself.
 func (c *Client) Lstat(ctx context.Context, p string) (Attr, error) {
+	a, err := c.statRaw(ctx, p, false)
+	if err != nil {
+		return Attr{}, c.classify(ctx, "lstat", p, err)
+	}
+	return a, nil
+}
+
+// statRaw sends STAT (follow) or LSTAT and returns the unclassified error.
+func (c *Client) statRaw(ctx context.Context, p string, follow bool) (Attr, error) {
 	var a Attr
 	err := c.call(ctx, func(cn *conn, _ bool) error {
-		fi, err := cn.sftp.Lstat(p)
+		stat := cn.sftp.Lstat
+		if follow {
+			stat = cn.sftp.Stat
+		}
+		fi, err := stat(p)
 		if err != nil {
 			return err
 		}
 		a = attrFromInfo(fi)
 		return nil
 	})
-	if err != nil {
-		return Attr{}, c.classify(ctx, "lstat", p, err)
-	}
-	return a, nil
+	return a, err
 }
 
 // ReadDir lists directory p completely, without "." and "..". Entries
@@ -442,7 +444,7 @@ func (c *Client) recoverPathErrno(ctx context.Context, p string, fallback syscal
 		return fallback
 	}
 	parent := path.Dir(p)
-	pa, err := c.statNoClassify(ctx, parent)
+	pa, err := c.statRaw(ctx, parent, true)
 	switch {
 	case err != nil && errors.Is(err, os.ErrNotExist):
 		if r := c.recoverPathErrno(ctx, parent, syscall.ENOENT); r == syscall.ENOTDIR {
@@ -455,19 +457,6 @@ func (c *Client) recoverPathErrno(ctx context.Context, p string, fallback syscal
 		return syscall.ENOTDIR
 	}
 	return fallback
-}
-
-func (c *Client) statNoClassify(ctx context.Context, p string) (Attr, error) {
-	var a Attr
-	err := c.call(ctx, func(cn *conn, _ bool) error {
-		fi, err := cn.sftp.Stat(p)
-		if err != nil {
-			return err
-		}
-		a = attrFromInfo(fi)
-		return nil
-	})
-	return a, err
 }
 
 // diskFullErrno returns ENOSPC when the server's file system of p has no
