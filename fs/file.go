@@ -190,6 +190,7 @@ func (n *Node) wrote(end int64) {
 	if !ok {
 		return
 	}
+	n.fs.lister.changed(path.Dir(p))
 	a, state := n.fs.meta.GetAttr(p)
 	if state != cacheHit {
 		return
@@ -203,6 +204,7 @@ func (n *Node) wrote(end int64) {
 // this mount changed its content.
 func (n *Node) changedLocally() {
 	if p, ok := n.path(); ok {
+		n.fs.lister.changed(path.Dir(p))
 		n.fs.meta.DropAttr(p)
 	}
 	n.mu.Lock()

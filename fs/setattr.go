@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"errors"
+	"path"
 	"syscall"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 
 // Setattr applies size, mode, owner and times in that order. SFTP version 3
 // sets owner and group together and both times together, so a change of
-// one reads the other first (from the cache when fresh, else the server).
+// one reads the other from the server first.
 // On a symlink, owner and times
 // change the link itself through lsetstat@openssh.com; servers without it
 // leave the link unchanged (the change is skipped with a debug log), since
@@ -80,7 +81,7 @@ func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 	uid, uok := in.GetUID()
 	gid, gok := in.GetGID()
 	if uok || gok {
-		ruid, rgid, errno := n.chown(ctx, p, base, known, uid, uok, gid, gok, symlink)
+		ruid, rgid, errno := n.chown(ctx, p, uid, uok, gid, gok, symlink)
 		if errno != 0 {
 			return errno
 		}
@@ -90,13 +91,17 @@ func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 	atime, aok := in.GetATime()
 	mtime, mok := in.GetMTime()
 	if aok || mok {
-		at, mt, errno := n.utimens(ctx, p, base, known, atime, aok, mtime, mok, symlink)
+		at, mt, errno := n.utimens(ctx, p, atime, aok, mtime, mok, symlink)
 		if errno != 0 {
 			return errno
 		}
 		base.Atime, base.Mtime = at, mt
 	}
 
+	// A listing of the directory in flight may predate this change.
+	if named {
+		n.fs.lister.changed(path.Dir(p))
+	}
 	a := base
 	if known {
 		n.fs.meta.PutAttr(p, a)
@@ -112,16 +117,14 @@ func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 	return 0
 }
 
-// other returns the attributes to take an unchanged owner or time from:
-// base when it is fresh from the cache, else the server's.
-func (n *Node) other(ctx context.Context, p string, base remote.Attr, known bool) (remote.Attr, error) {
-	if known {
-		return base, nil
-	}
+// other returns the server's current attributes, to take an unchanged
+// owner or time from. It never uses the cache: a value cached before
+// another client's change would be written back over that change.
+func (n *Node) other(ctx context.Context, p string) (remote.Attr, error) {
 	return n.fs.client.Lstat(ctx, p)
 }
 
-func (n *Node) chown(ctx context.Context, p string, base remote.Attr, known bool, uid uint32, uok bool, gid uint32, gok bool, symlink bool) (uint32, uint32, syscall.Errno) {
+func (n *Node) chown(ctx context.Context, p string, uid uint32, uok bool, gid uint32, gok bool, symlink bool) (uint32, uint32, syscall.Errno) {
 	if uok {
 		var errno syscall.Errno
 		if uid, errno = n.fs.unmapUID(uid); errno != 0 {
@@ -135,7 +138,7 @@ func (n *Node) chown(ctx context.Context, p string, base remote.Attr, known bool
 		}
 	}
 	if !uok || !gok {
-		cur, err := n.other(ctx, p, base, known)
+		cur, err := n.other(ctx, p)
 		if err != nil {
 			return 0, 0, toErrno(err)
 		}
@@ -150,9 +153,9 @@ func (n *Node) chown(ctx context.Context, p string, base remote.Attr, known bool
 	return uid, gid, n.symlinkResult("chown", p, err)
 }
 
-func (n *Node) utimens(ctx context.Context, p string, base remote.Attr, known bool, atime time.Time, aok bool, mtime time.Time, mok bool, symlink bool) (uint32, uint32, syscall.Errno) {
+func (n *Node) utimens(ctx context.Context, p string, atime time.Time, aok bool, mtime time.Time, mok bool, symlink bool) (uint32, uint32, syscall.Errno) {
 	if !aok || !mok {
-		cur, err := n.other(ctx, p, base, known)
+		cur, err := n.other(ctx, p)
 		if err != nil {
 			return 0, 0, toErrno(err)
 		}
