@@ -331,8 +331,8 @@ func (c *Meta[A]) RemoveTree(p string) {
 	listing.seq = c.nextSeqLocked()
 }
 
-// DropAttr forgets the attributes of p after a local change whose result
-// is not known (a write): the next lookup or getattr asks the server. The
+// DropAttr drops the attributes of p after a local change whose result
+// is not known (a write): the next lookup or getattr goes to the server. The
 // parent's listing keeps the name.
 func (c *Meta[A]) DropAttr(p string) {
 	if !c.enabled() {

@@ -9,7 +9,7 @@ import (
 	"github.com/gosshfs/gosshfs/remote"
 )
 
-// fillAttr converts remote attributes to what the kernel sees, applying the
+// fillAttr converts remote attributes to those the kernel gets, applying the
 // uid, gid, umask and idmap options. SFTP version 3 has no ctime, so ctime
 // shows the mtime.
 func (f *filesystem) fillAttr(a remote.Attr, nlink uint32, out *fuse.Attr) {

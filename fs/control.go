@@ -33,8 +33,8 @@ func (m *Mount) Client() *remote.Client { return m.fs.client }
 
 // Refresh drops cached attributes, listings and file data for rel, a path
 // relative to the mount root ("" for the whole mount), and everything
-// below it, and tells the kernel to forget them, so that the next access
-// asks the server.
+// below it, and has the kernel drop them, so that the next access reaches
+// the server.
 func (m *Mount) Refresh(rel string) error {
 	rel = strings.Trim(path.Clean("/"+rel), "/")
 	m.fs.meta.InvalidateTree(m.fs.remotePath(rel))

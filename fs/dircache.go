@@ -14,14 +14,20 @@ import (
 // The kernel can keep a directory's readdir output in its page cache
 // (FOPEN_CACHE_DIR), which makes a repeated ls -R cost no request at all.
 // OpendirHandle allows that only while the cached listing equals what the
-// kernel stored: each node remembers a signature of the entries it handed
-// to the kernel's cache, and a directory whose listing changed has its
-// kernel cache dropped before it is filled again.
+// kernel stored. Each node keeps a signature of the entries it handed to
+// the kernel's cache. A directory whose listing changed has its kernel
+// cache dropped before it is filled again.
 
 // dirHandle is an open directory: it lists the node on its first read.
 type dirHandle struct {
 	node   *Node
 	stream gofs.DirStream
+	// entries and sig are the listing opendir fetched and its signature;
+	// the first read serves them instead of listing again. listed is false
+	// when opendir did not list.
+	entries []cacheEntry
+	sig     uint64
+	listed  bool
 }
 
 var (
@@ -54,15 +60,16 @@ func (n *Node) OpendirHandle(ctx context.Context, flags uint32) (_ gofs.FileHand
 		// Whatever the kernel cached describes another listing.
 		n.NotifyContent(0, 0)
 	}
-	return &dirHandle{node: n}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+	h := &dirHandle{node: n, entries: entries, sig: sig, listed: true}
+	return h, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
 }
 
 // signature hashes the names and types a readdir of the listing returns.
 //
-// NOTE: inode numbers are left out because they are assigned at lookup, so
-// a name that was removed and made again with the same type on the server
-// can show its old d_ino from the kernel's cache until the listing changes
-// otherwise; stat shows the new number.
+// NOTE: inode numbers are left out because they are assigned at lookup. A
+// name removed and made again with the same type on the server can
+// therefore show its old d_ino from the kernel's cache until the listing
+// changes otherwise. stat shows the new number.
 func (n *Node) signature(entries []cacheEntry) uint64 {
 	h := fnv.New64a()
 	for _, e := range entries {
@@ -82,11 +89,14 @@ func (d *dirHandle) open(ctx context.Context) syscall.Errno {
 	}
 	n := d.node
 	p, _ := n.path()
-	entries, errno := n.list(ctx, p)
-	if errno != 0 {
-		return errno
+	entries, sig := d.entries, d.sig
+	if !d.listed {
+		var errno syscall.Errno
+		if entries, errno = n.list(ctx, p); errno != 0 {
+			return errno
+		}
+		sig = n.signature(entries)
 	}
-	sig := n.signature(entries)
 	n.mu.Lock()
 	n.dirSig, n.dirFilled = sig, true
 	n.mu.Unlock()

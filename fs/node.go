@@ -19,18 +19,18 @@ type Node struct {
 	fs *filesystem
 
 	mu sync.Mutex // guards the fields below
-	// handles are the node's open files, used to answer getattr for a
+	// handles are the node's open files, used to serve getattr for a
 	// node whose name was removed while it is open.
 	handles map[*Handle]struct{}
-	// links counts the names this mount knows for the node: hard links
+	// links counts the names this mount has seen for the node: hard links
 	// made here add one, unlink and rename-over remove one.
 	links uint32
 	// last is the latest attributes seen, for an unlinked node without
 	// open handles.
 	last remote.Attr
 	// dataSize and dataMtime describe the file when the kernel's page
-	// cache for it was filled, at dataCachedAt; dataValid says the page
-	// cache may be kept at the next open.
+	// cache for it was filled, at dataCachedAt. dataValid is set while the
+	// page cache may be kept at the next open.
 	dataSize     uint64
 	dataMtime    uint32
 	dataCachedAt time.Time
@@ -120,7 +120,7 @@ func (n *Node) entryOut(ch *gofs.Inode, a remote.Attr, out *fuse.EntryOut) {
 	out.SetAttrTimeout(n.fs.kernelTimeout)
 }
 
-// Lookup answers from the metadata cache, including a cached complete
+// Lookup replies from the metadata cache, including a cached complete
 // listing that lacks the name, before it asks the server.
 func (n *Node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (_ *gofs.Inode, errno syscall.Errno) {
 	dir, _ := n.path()
@@ -132,7 +132,7 @@ func (n *Node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (_ *
 
 	// A name missing from a cached listing may have been created on the
 	// server since, so only a negative entry of the name itself, from a
-	// lookup that reached the server, answers ENOENT without a round trip.
+	// lookup that reached the server, gives ENOENT without a round trip.
 	a, state := n.fs.meta.GetAttr(p)
 	if state == cacheMiss {
 		if ls := n.fs.lister.pending(dir); ls != nil {
@@ -250,9 +250,9 @@ func (n *Node) removeHandle(h *Handle) {
 	n.mu.Unlock()
 }
 
-// unlinked records that one name of the node was removed; its open
-// handles can no longer be reopened by path after a reconnect once no
-// name is left.
+// unlinked records that one name of the node was removed. Once no name is
+// left, its open handles can no longer be reopened by path after a
+// reconnect.
 func (n *Node) unlinked() {
 	n.mu.Lock()
 	if n.links > 0 {

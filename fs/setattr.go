@@ -18,8 +18,8 @@ import (
 // one reads the other from the server first.
 // On a symlink, owner and times
 // change the link itself through lsetstat@openssh.com; servers without it
-// leave the link unchanged (the change is skipped with a debug log), since
-// plain SETSTAT would change the link's target.
+// leave the link unchanged and log the skipped change at debug level,
+// because plain SETSTAT would change the link's target.
 func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) (errno syscall.Errno) {
 	p, named := n.path()
 	defer n.fs.trace(ctx, "setattr", p, time.Now(), &errno)

@@ -47,28 +47,26 @@ type File struct {
 
 // Open opens the existing file p with os.O_* flags.
 func (c *Client) Open(ctx context.Context, p string, flags int) (*File, error) {
-	f := &File{c: c, slot: c.pick(), flags: flags &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC), path: p}
-	f.wb.init()
-	err := c.callOn(ctx, f.slot, func(cn *conn, retry bool) error {
-		sf, err := cn.sftp.OpenFile(p, flags)
-		if err != nil {
-			return err
-		}
-		f.cn, f.sf = cn, sf
-		return nil
-	})
+	f, err := c.openOn(ctx, c.pick(), p, flags)
 	if err != nil {
 		return nil, c.classifyOpen(ctx, p, flags, err)
 	}
 	return f, nil
 }
 
+// newFile returns the File for p on slot, before it is opened. Its flags
+// are those a reopen uses: without O_CREATE, O_EXCL and O_TRUNC.
+func (c *Client) newFile(slot int, p string, flags int) *File {
+	f := &File{c: c, slot: slot, flags: flags &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC), path: p}
+	f.wb.init()
+	return f
+}
+
 // Create creates p exclusively with permission bits mode, exactly (the
 // server's umask does not apply), and opens it with os.O_* flags.
 func (c *Client) Create(ctx context.Context, p string, flags int, mode uint32) (*File, error) {
 	flags |= os.O_CREATE | os.O_EXCL
-	f := &File{c: c, slot: c.pick(), flags: flags &^ (os.O_CREATE | os.O_EXCL | os.O_TRUNC), path: p}
-	f.wb.init()
+	f := c.newFile(c.pick(), p, flags)
 	err := c.callOn(ctx, f.slot, func(cn *conn, retry bool) error {
 		open := flags
 		if retry {
@@ -386,7 +384,7 @@ func (f *File) Chmod(ctx context.Context, mode uint32) error {
 	})
 }
 
-// Sync asks the server to flush the file to stable storage. Without the
+// Sync requests that the server flush the file to stable storage. Without the
 // fsync@openssh.com extension it returns nil: every write was already
 // acknowledged by the server, which is all SFTP can promise there.
 func (f *File) Sync(ctx context.Context) error {

@@ -12,10 +12,10 @@ import (
 // therefore opens peers: more handles of the same file on the other
 // connections of the pool, which the caller spreads reads or writes over.
 
-// peerMinRTT is the round-trip time below which peers are not opened: on
-// a fast link one channel's window is not the limit, and the CPU that more
-// connections cost is (measured on loopback with OpenSSH 9.2: one
-// connection read 13% and wrote 30% faster than four).
+// peerMinRTT is the round-trip time below which peers are not opened. On a
+// fast link one channel's window is not the limit, but the CPU that more
+// connections cost is. Measured on loopback with OpenSSH 9.2, one
+// connection read 13% and wrote 30% faster than four.
 const peerMinRTT = 2 * time.Millisecond
 
 // Peers returns the handles to spread a transfer over: the File itself and
@@ -84,10 +84,10 @@ func (f *File) OpenPeers(ctx context.Context, n int) {
 	f.mu.Unlock()
 }
 
-// openOn opens p on one slot of the pool.
+// openOn opens p on one slot of the pool and returns the unclassified
+// error.
 func (c *Client) openOn(ctx context.Context, slot int, p string, flags int) (*File, error) {
-	f := &File{c: c, slot: slot, flags: flags, path: p}
-	f.wb.init()
+	f := c.newFile(slot, p, flags)
 	err := c.callOn(ctx, slot, func(cn *conn, _ bool) error {
 		sf, err := cn.sftp.OpenFile(p, flags)
 		if err != nil {

@@ -6,7 +6,7 @@ import (
 
 // probeDenied switches off the announced extensions whose requests the
 // server refuses. OpenSSH's sftp-server -P (and some locked-down setups)
-// keep announcing an extension while answering every request for it with
+// keep announcing an extension while rejecting every request for it with
 // PERMISSION_DENIED, which a real permission error also returns. Each
 // probe names a path that does not exist, so a permitted request fails
 // with NO_SUCH_FILE (or FAILURE for fsync's made-up handle) and only a
@@ -50,13 +50,13 @@ func (c *Client) probeDenied(cn *conn) {
 	for i, p := range probes {
 		if refused[i] {
 			p.off(&c.caps)
-			c.log.Info("the server announces an extension but refuses it; using the fallback", "extension", p.name)
+			c.log.Info("the server announces an extension but rejects its requests; using the fallback", "extension", p.name)
 		}
 	}
 }
 
-// denied reports whether err is how a server refuses a request it does not
-// allow: OpenSSH's sftp-server -P answers PERMISSION_DENIED, others
+// denied reports whether err is how a server rejects a request it does not
+// allow: OpenSSH's sftp-server -P replies PERMISSION_DENIED, others
 // OP_UNSUPPORTED.
 func denied(err error) bool {
 	code := statusCode(err)

@@ -19,8 +19,8 @@ const (
 )
 
 // readDir lists a directory over the extension channel in fewer round
-// trips than pkg/sftp's ReadDir: READDIR requests go out two at a time, so
-// a directory that fits in one reply costs OPENDIR plus one round trip, and
+// trips than pkg/sftp's ReadDir. READDIR requests go out two at a time, so
+// a directory that fits in one reply costs OPENDIR plus one round trip.
 // CLOSE is sent without waiting for its reply.
 func (e *extChannel) readDir(p string) ([]DirEntry, error) {
 	ch, err := e.send(fxpOpendir, appendString(nil, p))

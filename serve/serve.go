@@ -66,8 +66,8 @@ type Options struct {
 	// known_hosts file; "" means $XDG_CONFIG_HOME/gosshfs/serve (or
 	// ~/.config/gosshfs/serve). Run creates it with mode 0700.
 	StateDir string
-	// Command is how the printed mount command calls gosshfs; "" means
-	// "gosshfs".
+	// Command is the program name or path the printed mount command starts
+	// with; "" means "gosshfs".
 	Command string
 	// Logger receives connection and error logs; nil discards them.
 	Logger *slog.Logger
