@@ -253,6 +253,8 @@ func (n *Node) Create(ctx context.Context, name string, flags uint32, mode uint3
 			file.Close(ctx)
 			return nil, nil, 0, toErrno(err)
 		}
+	} else if ca, ok := file.CreatedAttr(); ok {
+		a = ca
 	} else {
 		a = n.fs.createdAttr(syscall.S_IFREG|mode&0o7777, 0)
 	}

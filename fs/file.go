@@ -323,6 +323,20 @@ func (h *Handle) Release(ctx context.Context) (errno syscall.Errno) {
 	return 0
 }
 
+// soleHandle returns the node's only open handle, or nil when it has none
+// or several.
+func (n *Node) soleHandle() *Handle {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.handles) != 1 {
+		return nil
+	}
+	for h := range n.handles {
+		return h
+	}
+	return nil
+}
+
 // waitWrites blocks until no write of any handle of the node is in
 // flight, so that reads and attributes from the server include them.
 func (n *Node) waitWrites() {

@@ -34,7 +34,43 @@ func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 		return syscall.ENOENT
 	}
 	symlink := n.StableAttr().Mode == syscall.S_IFLNK
-	n.waitWrites()
+	atime, aok := in.GetATime()
+	mtime, mok := in.GetMTime()
+	_, sizeSet := in.GetSize()
+	_, modeSet := in.GetMode()
+	_, uidSet := in.GetUID()
+	_, gidSet := in.GetGID()
+	onlyTimes := !sizeSet && !modeSet && !uidSet && !gidSet
+	// A time change through the node's only handle is ordered after that
+	// handle's writes on the server instead of waiting for them. An
+	// omitted atime is the one the server gave the file at create: writes
+	// leave it alone.
+	// utimensat(2) on a descriptor reaches here without the handle.
+	oh := h
+	if oh == nil {
+		oh = n.soleHandle()
+	}
+	ordered := oh != nil && oh.file != nil && named && !symlink && mok && onlyTimes && n.soleHandle() == oh
+	if ordered && !aok {
+		if ca, ok := oh.file.CreatedAttr(); ok {
+			atime, aok = time.Unix(int64(ca.Atime), 0), true
+		} else {
+			ordered = false
+		}
+	}
+	// An omitted atime is read from the server while the writes, which
+	// do not change it, finish.
+	var cur chan otherResult
+	if !ordered && named && mok && !aok && onlyTimes {
+		cur = make(chan otherResult, 1)
+		go func() {
+			a, err := n.other(ctx, p)
+			cur <- otherResult{a, err}
+		}()
+	}
+	if !ordered {
+		n.waitWrites()
+	}
 	// Without lsetstat a symlink's owner and times stay as they are.
 	skipped := symlink && !n.fs.client.Capabilities().Lsetstat
 
@@ -88,9 +124,19 @@ func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 		base.UID, base.GID = ruid, rgid
 	}
 
-	atime, aok := in.GetATime()
-	mtime, mok := in.GetMTime()
-	if aok || mok {
+	if ordered {
+		if err := oh.file.ChtimesAfterWrites(ctx, atime, mtime); err != nil {
+			return toErrno(err)
+		}
+		base.Atime, base.Mtime = uint32(atime.Unix()), uint32(mtime.Unix())
+	} else if aok || mok {
+		if cur != nil {
+			r := <-cur
+			if r.err != nil {
+				return toErrno(r.err)
+			}
+			atime, aok = time.Unix(int64(r.attr.Atime), 0), true
+		}
 		at, mt, errno := n.utimens(ctx, p, atime, aok, mtime, mok, symlink)
 		if errno != 0 {
 			return errno
@@ -115,6 +161,11 @@ func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 	n.fs.fillAttr(a, n.nlink(), &out.Attr)
 	out.SetTimeout(n.fs.kernelTimeout)
 	return 0
+}
+
+type otherResult struct {
+	attr remote.Attr
+	err  error
 }
 
 // other returns the server's current attributes, to take an unchanged

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +75,14 @@ type Client struct {
 	// downSince is the time of the latest operation timeout with no reply
 	// from the server since, in Unix nanoseconds, or 0.
 	downSince atomic.Int64
+
+	// sends tracks requests whose transmission a caller waits for.
+	sends sendRegistry
+	// inOrder is set, once by Connect, when the server is OpenSSH's
+	// sftp-server, which applies the requests of one session one at a
+	// time in the order they arrive; other servers may run them
+	// concurrently.
+	inOrder bool
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -161,7 +170,8 @@ func (c *Client) openSessions(sc *ssh.Client) (*conn, error) {
 	if readSize == 0 {
 		readSize = safeReadSize
 	}
-	sf, err := sftp.NewClient(sc, sftp.MaxPacketUnchecked(readSize), sftp.UseConcurrentWrites(true))
+	cn := &conn{ssh: sc, dead: make(chan struct{})}
+	sf, err := c.newSFTP(cn, readSize)
 	if err != nil {
 		return nil, fmt.Errorf("cannot start SFTP on %s: %w: check that the server enables the sftp subsystem and that the login shell prints nothing for non-interactive sessions", c.dialer.Target(), err)
 	}
@@ -170,7 +180,7 @@ func (c *Client) openSessions(sc *ssh.Client) (*conn, error) {
 		sf.Close()
 		return nil, err
 	}
-	cn := &conn{ssh: sc, sftp: sf, ext: ext, dead: make(chan struct{})}
+	cn.sftp, cn.ext = sf, ext
 	go func() {
 		sc.Wait()
 		close(cn.dead)
@@ -178,6 +188,36 @@ func (c *Client) openSessions(sc *ssh.Client) (*conn, error) {
 		ext.close()
 	}()
 	return cn, nil
+}
+
+// newSFTP starts an SFTP session on cn's SSH connection whose requests
+// pass through a wireTap, with requests of up to packet bytes.
+func (c *Client) newSFTP(cn *conn, packet int) (*sftp.Client, error) {
+	session, err := cn.ssh.NewSession()
+	if err != nil {
+		return nil, err
+	}
+	w, err := session.StdinPipe()
+	if err != nil {
+		session.Close()
+		return nil, err
+	}
+	r, err := session.StdoutPipe()
+	if err != nil {
+		session.Close()
+		return nil, err
+	}
+	if err := session.RequestSubsystem("sftp"); err != nil {
+		session.Close()
+		return nil, err
+	}
+	tap := &wireTap{w: w, reg: &c.sends, cn: cn}
+	sf, err := sftp.NewClientPipe(r, tap, sftp.MaxPacketUnchecked(packet), sftp.UseConcurrentWrites(true))
+	if err != nil {
+		session.Close()
+		return nil, err
+	}
+	return sf, nil
 }
 
 // learn records the server's extensions, read size and home directory.
@@ -193,6 +233,8 @@ func (c *Client) learn(cn *conn) {
 
 	c.probeDenied(cn)
 
+	c.inOrder = strings.HasPrefix(string(cn.ssh.ServerVersion()), "SSH-2.0-OpenSSH") && cn.ext.has("limits@openssh.com")
+
 	c.readSize = safeReadSize
 	if cn.ext.has("limits@openssh.com") {
 		_, maxRead, _, _, err := cn.ext.limits()
@@ -202,7 +244,7 @@ func (c *Client) learn(cn *conn) {
 	}
 	if c.readSize > safeReadSize {
 		// Reopen the SFTP session so pkg/sftp uses the larger packet size.
-		if sf, err := sftp.NewClient(cn.ssh, sftp.MaxPacketUnchecked(c.readSize), sftp.UseConcurrentWrites(true)); err == nil {
+		if sf, err := c.newSFTP(cn, c.readSize); err == nil {
 			old := cn.sftp
 			cn.sftp = sf
 			old.Close()

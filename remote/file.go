@@ -43,6 +43,11 @@ type File struct {
 	// peersTried is set once OpenPeers ran; both are guarded by mu.
 	peers      []*File
 	peersTried bool
+
+	// created holds the server's attributes of a file Create made, valid
+	// when createdOK is set; both are written only by Create.
+	created   Attr
+	createdOK bool
 }
 
 // Open opens the existing file p with os.O_* flags.
@@ -63,17 +68,28 @@ func (c *Client) newFile(slot int, p string, flags int) *File {
 }
 
 // Create creates p exclusively with permission bits mode, exactly (the
-// server's umask does not apply), and opens it with os.O_* flags.
+// server's umask does not apply), and opens it with os.O_* flags. On a
+// server that applies requests in order, a stat of the new file follows
+// the open without waiting for its reply, which gives the server's
+// attributes of the file at no extra round trip (see CreatedAttr).
 func (c *Client) Create(ctx context.Context, p string, flags int, mode uint32) (*File, error) {
 	flags |= os.O_CREATE | os.O_EXCL
 	f := c.newFile(c.pick(), p, flags)
+	var created Attr
+	var createdOK bool
 	err := c.callOn(ctx, f.slot, func(cn *conn, retry bool) error {
 		open := flags
 		if retry {
 			// The first attempt may have created the file already.
 			open &^= os.O_EXCL
 		}
-		sf, err := cn.sftp.OpenFile(p, open)
+		var sf *sftp.File
+		var err error
+		if c.inOrder && !retry {
+			sf, created, createdOK, err = c.openThenStat(cn, p, open)
+		} else {
+			sf, err = cn.sftp.OpenFile(p, open)
+		}
 		if err != nil {
 			return err
 		}
@@ -85,22 +101,70 @@ func (c *Client) Create(ctx context.Context, p string, flags int, mode uint32) (
 	}
 	// OpenSSH creates the file with 0666 less its own umask because
 	// pkg/sftp sends no attributes with OPEN; set the requested bits
-	// unless the server's umask is known to give them already.
-	created, known := c.createdMode(&c.fileUmask, 0o666)
+	// unless the server is known to have given them already.
+	got, known := created.Mode&0o7777, createdOK
+	if !known {
+		got, known = c.createdMode(&c.fileUmask, 0o666)
+	}
 	if !known {
 		if a, err := f.Stat(ctx); err == nil {
-			c.fileUmask.Store(int32(0o666 &^ (a.Mode & 0o777)))
-			created, known = a.Mode&0o7777, true
+			created, createdOK = a, true
+			got, known = a.Mode&0o7777, true
 		}
 	}
-	if !known || created != mode&0o7777 {
+	if known && c.fileUmask.Load() < 0 {
+		c.fileUmask.Store(int32(0o666 &^ got))
+	}
+	if !known || got != mode&0o7777 {
 		if err := f.Chmod(ctx, mode); err != nil {
 			f.Close(ctx)
 			return nil, err
 		}
+		created.Mode = created.Mode&^0o7777 | mode&0o7777
+	}
+	if createdOK {
+		f.created, f.createdOK = created, true
 	}
 	return f, nil
 }
+
+// openThenStat opens p on cn and sends an lstat of p right behind the
+// OPEN, so both replies come back within one round trip and the stat sees
+// the file the open made. ok is false when the stat could not be ordered
+// after the open or failed.
+func (c *Client) openThenStat(cn *conn, p string, flags int) (sf *sftp.File, a Attr, ok bool, err error) {
+	po := c.sends.expectOpen(p)
+	type result struct {
+		sf  *sftp.File
+		err error
+	}
+	opened := make(chan result, 1)
+	go func() {
+		sf, err := cn.sftp.OpenFile(p, flags)
+		opened <- result{sf, err}
+	}()
+	var r result
+	select {
+	case <-po.sent:
+		if po.cn == cn {
+			fi, serr := cn.sftp.Lstat(p)
+			if serr == nil {
+				a, ok = attrFromInfo(fi), true
+			}
+		}
+		r = <-opened
+	case r = <-opened:
+	}
+	c.sends.dropOpen(p, po)
+	if r.err != nil {
+		return nil, Attr{}, false, r.err
+	}
+	return r.sf, a, ok && a.Mode&syscall.S_IFMT == syscall.S_IFREG, nil
+}
+
+// CreatedAttr returns the server's attributes of the file as Create made
+// it, when they were fetched along with the open.
+func (f *File) CreatedAttr() (Attr, bool) { return f.created, f.createdOK }
 
 // createdMode returns the permission bits the server gives a new file or
 // directory (base 0666 or 0777) and whether its umask, learned from the

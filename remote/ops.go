@@ -374,6 +374,12 @@ func (c *Client) setstat(ctx context.Context, op, p string, noFollow bool, a set
 	if err == nil {
 		return nil
 	}
+	return c.setstatError(ctx, op, p, err)
+}
+
+// setstatError turns the failure of an attribute change of p into an
+// OpError with the errno a local file system would give.
+func (c *Client) setstatError(ctx context.Context, op, p string, err error) error {
 	errno := baseErrno(err)
 	if errno == syscall.EACCES && op != "truncate" {
 		// OpenSSH reports EPERM as PERMISSION_DENIED; for attribute

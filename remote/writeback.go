@@ -2,8 +2,11 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"os"
 	"sync"
+	"syscall"
+	"time"
 )
 
 // maxWriteBehind bounds the bytes of one File's writes that may be sent and
@@ -26,7 +29,13 @@ type writeBehind struct {
 	err error
 }
 
-type writeRange struct{ off, end int64 }
+type writeRange struct {
+	off, end int64
+	// sent tracks the data until it is handed to a channel; done is
+	// closed when the write ended.
+	sent *pendingWrite
+	done chan struct{}
+}
 
 func (w *writeBehind) init() {
 	w.cond = sync.NewCond(&w.mu)
@@ -65,7 +74,11 @@ func (f *File) WriteBehind(ctx context.Context, b []byte, off int64) (int, error
 	for w.bytes > 0 && (w.bytes+int64(len(b)) > maxWriteBehind || w.overlapsLocked(off, end)) {
 		w.cond.Wait()
 	}
-	r := &writeRange{off: off, end: end}
+	data := append([]byte(nil), b...)
+	r := &writeRange{off: off, end: end, done: make(chan struct{})}
+	if len(data) > 0 {
+		r.sent = f.c.sends.trackWrite(data)
+	}
 	w.inflight[r] = struct{}{}
 	w.bytes += int64(len(b))
 	w.mu.Unlock()
@@ -74,9 +87,12 @@ func (f *File) WriteBehind(ctx context.Context, b []byte, off int64) (int, error
 	if peers := f.Peers(); len(peers) > 1 {
 		target = peers[int(off/peerStripe)%len(peers)]
 	}
-	data := append([]byte(nil), b...)
 	go func() {
 		_, err := target.WriteAt(context.Background(), data, off)
+		if r.sent != nil {
+			f.c.sends.untrack(r.sent)
+		}
+		close(r.done)
 		w.mu.Lock()
 		delete(w.inflight, r)
 		w.bytes -= int64(len(data))
@@ -127,3 +143,81 @@ func (f *File) waitQuiet() {
 // WaitQuiet blocks until every queued write has ended, without taking its
 // error: the writer's next write, flush or sync reports it.
 func (f *File) WaitQuiet() { f.waitQuiet() }
+
+// ChtimesAfterWrites sets the file's access and modification times by
+// path, ordered after every write queued so far, and waits for the writes
+// and the change. On a server that applies one session's requests in
+// order, and when every queued write went to the connection of the file's
+// handle, the change is sent as soon as the writes are on their way, so
+// the whole costs one round trip; otherwise it waits for the writes first.
+// A failed write is left for the next write, flush or sync to report.
+func (f *File) ChtimesAfterWrites(ctx context.Context, atime, mtime time.Time) error {
+	a, m := atime.Unix(), mtime.Unix()
+	if a < 0 || a > 1<<32-1 || m < 0 || m > 1<<32-1 {
+		return opError("utimens", f.currentPath(), syscall.EINVAL, errors.New("SFTP stores times from 1970 to 2106 only"))
+	}
+	if f.c.inOrder {
+		if cn, ok := f.writesSentOn(); ok {
+			p := f.currentPath()
+			err := runUntil(ctx, f.c.deadline(), func() error { return cn.sftp.Chtimes(p, atime, mtime) })
+			f.waitQuiet()
+			f.mu.RLock()
+			same := f.cn == cn
+			f.mu.RUnlock()
+			if err == nil && same && !cn.isDead() {
+				f.c.noteResult(nil)
+				return nil
+			}
+			if err != nil && !lostConn(cn, err) && !errors.Is(err, ErrNotConnected) {
+				return f.c.setstatError(ctx, "utimens", p, err)
+			}
+			// The connection ended meanwhile: a write repeated on
+			// another one may have landed after the change.
+		}
+	}
+	f.waitQuiet()
+	return f.c.Chtimes(ctx, f.currentPath(), atime, mtime, true)
+}
+
+// writesSentOn waits until every queued write has been handed to a
+// channel and returns the connection of the file's handle when all of
+// them went there, or false.
+func (f *File) writesSentOn() (*conn, bool) {
+	w := &f.wb
+	w.mu.Lock()
+	ranges := make([]*writeRange, 0, len(w.inflight))
+	for r := range w.inflight {
+		ranges = append(ranges, r)
+	}
+	w.mu.Unlock()
+	f.mu.RLock()
+	cn, closed := f.cn, f.closed
+	f.mu.RUnlock()
+	if closed || cn == nil || cn.isDead() {
+		return nil, false
+	}
+	for _, r := range ranges {
+		if r.sent == nil {
+			continue
+		}
+		select {
+		case <-r.sent.sent:
+			if r.sent.cn != cn {
+				return nil, false
+			}
+		case <-r.done:
+		}
+	}
+	return cn, true
+}
+
+func (f *File) currentPath() string {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.locate != nil {
+		if p, ok := f.locate(); ok {
+			return p
+		}
+	}
+	return f.path
+}
