@@ -36,6 +36,10 @@ const (
 	Hit
 	// Negative means the path is fresh in the cache as "does not exist".
 	Negative
+	// Unlisted means a fresh listing that this client made, of a
+	// directory it created, lacks the name: nothing created there through
+	// this client has that name. See PutMadeDir.
+	Unlisted
 )
 
 // String returns the constant's name, for test and log output.
@@ -47,6 +51,8 @@ func (l Lookup) String() string {
 		return "Hit"
 	case Negative:
 		return "Negative"
+	case Unlisted:
+		return "Unlisted"
 	}
 	return "Lookup(" + strconv.Itoa(int(l)) + ")"
 }
@@ -140,7 +146,8 @@ func (c *Meta[A]) GetAttr(p string) (A, Lookup) {
 	return c.resultLocked(n)
 }
 
-// GetDir returns a fresh complete listing of dir, sorted by name. The slice
+// GetDir returns a fresh complete listing of dir, sorted by name, that came
+// from the server (not one PutMadeDir started). The slice
 // is a copy that the caller may modify. The attributes in it are those of
 // the listing, updated by later PutAttr calls of the listed children.
 func (c *Meta[A]) GetDir(dir string) ([]Entry[A], bool) {
@@ -154,7 +161,7 @@ func (c *Meta[A]) GetDir(dir string) ([]Entry[A], bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := c.freshLocked(c.dirs[dir], now)
-	if n == nil {
+	if n == nil || n.made {
 		c.stats.Misses++
 		return nil, false
 	}
@@ -165,7 +172,7 @@ func (c *Meta[A]) GetDir(dir string) ([]Entry[A], bool) {
 // LookupChild looks up name in dir, as a FUSE lookup does. It uses whichever
 // of two fresh sources was put last: the child's own entry, or dir's
 // complete listing, which yields Hit when name is listed and Negative when
-// it is not. With neither source fresh, or when name is not a single path
+// it is not (Unlisted for a listing PutMadeDir started). With neither source fresh, or when name is not a single path
 // element, it returns Miss.
 func (c *Meta[A]) LookupChild(dir, name string) (A, Lookup) {
 	var zero A
@@ -192,6 +199,9 @@ func (c *Meta[A]) LookupChild(dir, name string) (A, Lookup) {
 	i, found := searchEntries(listing.entries, name)
 	if !found {
 		c.stats.Negatives++
+		if listing.made {
+			return zero, Unlisted
+		}
 		return zero, Negative
 	}
 	if listing.entries[i].stale {

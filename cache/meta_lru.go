@@ -40,6 +40,9 @@ type node[A any] struct {
 
 	attr    A          // attrNode only
 	entries []Entry[A] // listingNode only, sorted by name, never handed out
+	// made marks a listing that PutMadeDir started and only this client's
+	// own changes filled.
+	made bool
 }
 
 func (c *Meta[A]) attrSize(a A) int64 {

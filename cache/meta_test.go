@@ -665,3 +665,39 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	c.checkInvariants()
 }
+
+func TestPutMadeDir(t *testing.T) {
+	clock := time.Unix(1000, 0)
+	c := NewMeta[int](Options{TTL: 10 * time.Second, Now: func() time.Time { return clock }}, nil)
+
+	c.PutMadeDir("/d")
+	if _, got := c.LookupChild("/d", "x"); got != Unlisted {
+		t.Errorf("name never created in a made directory: got %v, want Unlisted", got)
+	}
+	if _, ok := c.GetDir("/d"); ok {
+		t.Error("GetDir served a listing the server never sent")
+	}
+	c.AddChild("/d/x", 1)
+	if a, got := c.LookupChild("/d", "x"); got != Hit || a != 1 {
+		t.Errorf("name created in a made directory: got %v %d, want Hit 1", got, a)
+	}
+	c.RemoveTree("/d/x")
+	if _, got := c.LookupChild("/d", "x"); got == Hit {
+		t.Errorf("removed name: got %v", got)
+	}
+
+	// A listing from the server replaces the made one.
+	c.PutDir("/d", []Entry[int]{{Name: "y", Attr: 2}})
+	if _, got := c.LookupChild("/d", "x"); got != Negative {
+		t.Errorf("name missing from the server's listing: got %v, want Negative", got)
+	}
+	if _, ok := c.GetDir("/d"); !ok {
+		t.Error("GetDir missed the server's listing")
+	}
+
+	c.PutMadeDir("/e")
+	clock = clock.Add(11 * time.Second)
+	if _, got := c.LookupChild("/e", "x"); got != Miss {
+		t.Errorf("made directory after the TTL: got %v, want Miss", got)
+	}
+}

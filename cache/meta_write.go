@@ -107,6 +107,33 @@ func (c *Meta[A]) PutDir(dir string, entries []Entry[A]) {
 	c.storeLocked(c.dirs, listing)
 }
 
+// PutMadeDir records that this client just created the directory dir, so
+// it holds only what the client creates in it from now on, for the TTL.
+// LookupChild answers Unlisted for other names, which spares a lookup
+// round trip for each file an extraction or a copy creates. GetDir does
+// not serve such a listing: a reader asks the server, and the server's
+// listing replaces this one, so a name another client created there
+// shows up at the next listing, or after the TTL.
+func (c *Meta[A]) PutMadeDir(dir string) {
+	if !c.enabled() {
+		return
+	}
+	dir = path.Clean(dir)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := c.attrs[dir]; n != nil && n.kind == negativeNode {
+		c.removeLocked(n)
+	}
+	c.storeLocked(c.dirs, &node[A]{
+		path:    dir,
+		kind:    listingNode,
+		made:    true,
+		expires: c.now().Add(c.ttl),
+		size:    nodeOverhead + int64(len(dir)),
+		seq:     c.nextSeqLocked(),
+	})
+}
+
 // Invalidate drops the attribute or negative entry and the listing of path,
 // and the listing and attributes of its parent. Call it after a local
 // create, unlink, write or setattr on path succeeds, and for both paths of

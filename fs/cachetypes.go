@@ -11,4 +11,5 @@ const (
 	cacheMiss     = cache.Miss
 	cacheHit      = cache.Hit
 	cacheNegative = cache.Negative
+	cacheUnlisted = cache.Unlisted
 )

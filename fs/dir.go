@@ -43,7 +43,9 @@ func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 		n.fs.meta.DropAttr(p)
 		return nil, toErrno(err)
 	}
-	return n.created(ctx, name, p, n.fs.createdAttr(syscall.S_IFDIR|mode&0o7777, 4096), out), 0
+	ch := n.created(ctx, name, p, n.fs.createdAttr(syscall.S_IFDIR|mode&0o7777, 4096), out)
+	n.fs.meta.PutMadeDir(p)
+	return ch, 0
 }
 
 func (n *Node) Rmdir(ctx context.Context, name string) (errno syscall.Errno) {

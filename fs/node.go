@@ -132,8 +132,21 @@ func (n *Node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (_ *
 
 	// A name missing from a cached listing may have been created on the
 	// server since, so only a negative entry of the name itself, from a
-	// lookup that reached the server, gives ENOENT without a round trip.
+	// lookup that reached the server, gives ENOENT without a round trip;
+	// so does a directory this mount made and has not listed since, to a
+	// call that creates the name: that call finds out on the server
+	// anyway.
 	a, state := n.fs.meta.GetAttr(p)
+	if state == cacheMiss {
+		switch la, ls := n.fs.meta.LookupChild(dir, name); ls {
+		case cacheHit:
+			a, state = la, ls
+		case cacheUnlisted:
+			if creating(ctx, path.Join("/", n.Path(n.Root()), name)) {
+				return nil, syscall.ENOENT
+			}
+		}
+	}
 	if state == cacheMiss {
 		if ls := n.fs.lister.pending(dir); ls != nil {
 			// A listing of the directory is in flight: it brings the

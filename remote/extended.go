@@ -318,3 +318,18 @@ func (e *extChannel) setstatFollow(path string, a setAttrs) error {
 	}
 	return statusError(rep)
 }
+
+// mkdir sends MKDIR with permission bits perm, which OpenSSH's sftp-server
+// passes to mkdir(2), so its umask applies to them.
+func (e *extChannel) mkdir(path string, perm uint32) error {
+	const fxpMkdir = 14
+	ch, err := e.send(fxpMkdir, setAttrs{Flags: attrFlagPermissions, Perm: perm}.marshal(appendString(nil, path)))
+	if err != nil {
+		return err
+	}
+	rep := <-ch
+	if rep.err != nil {
+		return rep.err
+	}
+	return statusError(rep)
+}

@@ -68,8 +68,20 @@ func (c *Client) ReadDir(ctx context.Context, p string) ([]DirEntry, error) {
 // Mkdir creates directory p with permission bits mode, exactly: the
 // server's umask does not apply.
 func (c *Client) Mkdir(ctx context.Context, p string, mode uint32) error {
+	// OpenSSH's sftp-server applies MKDIR's permission bits, less its
+	// umask, so once the umask is known the mode is often right at once.
+	withMode := c.inOrder && c.dirUmask.Load() >= 0
 	err := c.call(ctx, func(cn *conn, retry bool) error {
-		err := cn.sftp.Mkdir(p)
+		var err error
+		if withMode {
+			err = cn.ext.mkdir(p, mode&0o7777)
+			if errors.Is(err, errExtClosed) {
+				withMode = false
+			}
+		}
+		if !withMode {
+			err = cn.sftp.Mkdir(p)
+		}
 		if err != nil && retry && isFailure(err) {
 			// The first attempt may have landed before the connection died.
 			if fi, serr := cn.sftp.Lstat(p); serr == nil && fi.IsDir() {
@@ -81,9 +93,13 @@ func (c *Client) Mkdir(ctx context.Context, p string, mode uint32) error {
 	if err != nil {
 		return c.classifyCreate(ctx, "mkdir", p, err)
 	}
-	// sftp-server creates directories with 0777 less its umask, which is
-	// learned from the first mkdir.
-	created, known := c.createdMode(&c.dirUmask, 0o777)
+	// sftp-server creates directories with the requested mode, or 0777,
+	// less its umask, which is learned from the first mkdir.
+	base := uint32(0o777)
+	if withMode {
+		base = mode & 0o7777
+	}
+	created, known := c.createdMode(&c.dirUmask, base)
 	if !known {
 		if a, err := c.Lstat(ctx, p); err == nil {
 			c.dirUmask.Store(int32(0o777 &^ (a.Mode & 0o777)))
