@@ -181,6 +181,7 @@ func (c *Client) openSessions(sc *ssh.Client) (*conn, error) {
 		return nil, err
 	}
 	cn.sftp, cn.ext = sf, ext
+	ext.predictHandles(c.inOrder)
 	go func() {
 		sc.Wait()
 		close(cn.dead)
@@ -234,6 +235,7 @@ func (c *Client) learn(cn *conn) {
 	c.probeDenied(cn)
 
 	c.inOrder = strings.HasPrefix(string(cn.ssh.ServerVersion()), "SSH-2.0-OpenSSH") && cn.ext.has("limits@openssh.com")
+	cn.ext.predictHandles(c.inOrder)
 
 	c.readSize = safeReadSize
 	if cn.ext.has("limits@openssh.com") {

@@ -41,10 +41,12 @@ type extChannel struct {
 	// extensions is the server's extension list from its VERSION packet.
 	extensions map[string]string
 
-	mu      sync.Mutex // guards nextID, pending, err and writes to w
+	mu      sync.Mutex // guards nextID, pending, err, handles and writes to w
 	nextID  uint32
 	pending map[uint32]chan extReply
 	err     error
+	// handles predicts the handle of the next OPENDIR.
+	handles handleModel
 }
 
 type extReply struct {
@@ -169,13 +171,23 @@ func (e *extChannel) request(name string, payload []byte) (extReply, error) {
 // send writes one request of type typ with body after its id and returns
 // the channel its reply arrives on.
 func (e *extChannel) send(typ byte, body []byte) (<-chan extReply, error) {
-	ch := make(chan extReply, 1)
-
 	e.mu.Lock()
-	if e.err != nil {
-		e.mu.Unlock()
+	ch, err := e.sendLocked(typ, body)
+	e.mu.Unlock()
+	if err != nil {
+		e.fail(err)
 		return nil, errExtClosed
 	}
+	return ch, nil
+}
+
+// sendLocked is send with e.mu held. A write error is returned for the
+// caller to pass to fail once the lock is released.
+func (e *extChannel) sendLocked(typ byte, body []byte) (<-chan extReply, error) {
+	if e.err != nil {
+		return nil, errExtClosed
+	}
+	ch := make(chan extReply, 1)
 	e.nextID++
 	id := e.nextID
 	e.pending[id] = ch
@@ -184,11 +196,8 @@ func (e *extChannel) send(typ byte, body []byte) (<-chan extReply, error) {
 	pkt = binary.BigEndian.AppendUint32(pkt, id)
 	pkt = append(pkt, body...)
 	binary.BigEndian.PutUint32(pkt, uint32(len(pkt)-4))
-	_, err := e.w.Write(pkt)
-	e.mu.Unlock()
-	if err != nil {
-		e.fail(err)
-		return nil, errExtClosed
+	if _, err := e.w.Write(pkt); err != nil {
+		return nil, err
 	}
 	return ch, nil
 }

@@ -1,10 +1,12 @@
 package remote
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // SFTP version 3 packet types of a directory listing.
@@ -21,26 +23,61 @@ const (
 // readDir lists a directory over the extension channel in fewer round
 // trips than pkg/sftp's ReadDir. READDIR requests go out two at a time, so
 // a directory that fits in one reply costs OPENDIR plus one round trip.
-// CLOSE is sent without waiting for its reply.
+// When the handle the server will return can be predicted (see
+// handleModel), the first two READDIRs go out right behind the OPENDIR and
+// such a directory costs one round trip. CLOSE is sent without waiting
+// for its reply.
 func (e *extChannel) readDir(p string) ([]DirEntry, error) {
-	ch, err := e.send(fxpOpendir, appendString(nil, p))
-	if err != nil {
-		return nil, err
+	e.mu.Lock()
+	pred, speculate := e.handles.alloc()
+	var early [2]<-chan extReply
+	opened, err := e.sendLocked(fxpOpendir, appendString(nil, p))
+	if err == nil && speculate {
+		for i := range early {
+			if early[i], err = e.sendLocked(fxpReaddir, appendString(nil, handleString(pred))); err != nil {
+				break
+			}
+		}
 	}
-	rep := <-ch
+	e.mu.Unlock()
+	if err != nil {
+		e.fail(err)
+		return nil, errExtClosed
+	}
+	rep := <-opened
+	var handle string
+	if rep.err == nil && rep.typ == fxpHandle {
+		var ok bool
+		if handle, _, ok = takeString(rep.data); !ok {
+			rep.err = errors.New("remote: malformed HANDLE reply")
+		}
+	}
+	e.mu.Lock()
+	e.handles.opened(pred, handle, rep.err == nil && rep.typ == fxpHandle)
+	e.mu.Unlock()
 	if rep.err != nil {
 		return nil, rep.err
 	}
 	if rep.typ != fxpHandle {
 		return nil, statusError(rep)
 	}
-	handle, _, ok := takeString(rep.data)
-	if !ok {
-		return nil, errors.New("remote: malformed HANDLE reply")
-	}
 	defer e.closeHandle(handle)
 
 	var out []DirEntry
+	if speculate {
+		if handle == handleString(pred) {
+			var done bool
+			if out, done, err = e.collectNames(nil, early[:]); err != nil || done {
+				return out, err
+			}
+		} else {
+			// The READDIRs went to a handle no directory had: discard
+			// their errors and list the directory the usual way.
+			for _, ch := range early {
+				<-ch
+			}
+		}
+	}
 	for {
 		first, err := e.send(fxpReaddir, appendString(nil, handle))
 		if err != nil {
@@ -50,39 +87,171 @@ func (e *extChannel) readDir(p string) ([]DirEntry, error) {
 		if err != nil {
 			return nil, err
 		}
-		done := false
-		for _, ch := range []<-chan extReply{first, second} {
-			rep := <-ch
-			if done {
-				continue
-			}
-			if rep.err != nil {
-				return nil, rep.err
-			}
-			if rep.typ != fxpName {
-				if err := statusError(rep); err != nil && statusCode(err) != fxEOF {
-					return nil, err
-				}
-				done = true
-				continue
-			}
-			if out, err = appendNames(out, rep.data); err != nil {
-				return nil, err
-			}
-		}
-		if done {
-			return out, nil
+		var done bool
+		if out, done, err = e.collectNames(out, []<-chan extReply{first, second}); err != nil || done {
+			return out, err
 		}
 	}
 }
 
+// collectNames appends the entries of the READDIR replies on chans to out,
+// and reports whether one of them ended the listing.
+func (e *extChannel) collectNames(out []DirEntry, chans []<-chan extReply) ([]DirEntry, bool, error) {
+	done := false
+	var firstErr error
+	for _, ch := range chans {
+		rep := <-ch
+		if done || firstErr != nil {
+			continue
+		}
+		if rep.err != nil {
+			firstErr = rep.err
+			continue
+		}
+		if rep.typ != fxpName {
+			if err := statusError(rep); err != nil && statusCode(err) != fxEOF {
+				firstErr = err
+				continue
+			}
+			done = true
+			continue
+		}
+		var err error
+		if out, err = appendNames(out, rep.data); err != nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return nil, false, firstErr
+	}
+	return out, done, nil
+}
+
 // closeHandle sends CLOSE and discards the reply.
 func (e *extChannel) closeHandle(handle string) {
-	ch, err := e.send(fxpClose, appendString(nil, handle))
+	e.mu.Lock()
+	ch, err := e.sendLocked(fxpClose, appendString(nil, handle))
+	if err == nil {
+		e.handles.closed(handle)
+	}
+	e.mu.Unlock()
 	if err != nil {
+		e.fail(err)
 		return
 	}
 	go func() { <-ch }()
+}
+
+// handleModel predicts the handles OpenSSH's sftp-server gives OPENDIR on
+// one session. The server keeps its free handle slots on a stack: a new
+// handle is the slot freed last, or a new slot after the highest. Requests
+// of one session are applied in the order they were sent, so replaying
+// the OPENDIRs and CLOSEs in send order predicts each handle. A READDIR
+// sent before the OPENDIR's reply is used only when the reply confirms
+// the prediction; when it does not, it went to a slot that was free (the
+// model can only believe a slot taken that is free, after an OPENDIR
+// failed), so it read nothing. After a wrong prediction the model waits
+// until no handle of the session is open, when the server's stack holds
+// every slot in the order of their last CLOSE, and starts again from that.
+//
+// Every field is guarded by extChannel.mu.
+type handleModel struct {
+	enabled bool     // the server is OpenSSH's sftp-server
+	free    []uint32 // free slots, the next one last
+	slots   uint32   // slots the server has made
+	// opening counts OPENDIRs without a reply, open the handles granted
+	// and not yet closed.
+	opening, open int
+	// lost is set after a wrong prediction, until the next resync.
+	lost bool
+	// closeSeq numbers the latest CLOSE of each slot, for the resync.
+	closeSeq map[uint32]uint64
+	seq      uint64
+}
+
+// predictHandles turns handle prediction on for a server known to be
+// OpenSSH's sftp-server.
+func (e *extChannel) predictHandles(on bool) {
+	e.mu.Lock()
+	e.handles.enabled = on
+	e.mu.Unlock()
+}
+
+// handleString is the handle OpenSSH's sftp-server sends for slot i.
+func handleString(i uint32) string {
+	return string(binary.BigEndian.AppendUint32(nil, i))
+}
+
+// alloc records an OPENDIR about to be sent and returns the slot the
+// server will grant it, and whether READDIRs for it may be sent at once.
+func (m *handleModel) alloc() (uint32, bool) {
+	m.opening++
+	var slot uint32
+	if n := len(m.free); n > 0 {
+		slot = m.free[n-1]
+		m.free = m.free[:n-1]
+	} else {
+		slot = m.slots
+		m.slots++
+	}
+	return slot, m.enabled && !m.lost
+}
+
+// opened records the reply to the OPENDIR whose predicted slot was pred:
+// the handle granted when ok, or a failure.
+func (m *handleModel) opened(pred uint32, handle string, ok bool) {
+	m.opening--
+	if ok {
+		m.open++
+	}
+	if !ok || handle != handleString(pred) {
+		m.lost = true
+	}
+	m.resync()
+}
+
+// closed records a CLOSE of handle sent to the server.
+func (m *handleModel) closed(handle string) {
+	m.open--
+	if len(handle) == 4 {
+		slot := binary.BigEndian.Uint32([]byte(handle))
+		if m.closeSeq == nil {
+			m.closeSeq = make(map[uint32]uint64)
+		}
+		m.seq++
+		m.closeSeq[slot] = m.seq
+		if !m.lost {
+			m.free = append(m.free, slot)
+		}
+	} else {
+		// Not a handle of OpenSSH's sftp-server.
+		m.enabled = false
+	}
+	m.resync()
+}
+
+// resync rebuilds a lost model once no handle is open or being opened.
+func (m *handleModel) resync() {
+	if !m.lost || m.opening != 0 || m.open != 0 {
+		return
+	}
+	slots := uint32(0)
+	for slot := range m.closeSeq {
+		slots = max(slots, slot+1)
+	}
+	m.free = m.free[:0]
+	for slot := range m.closeSeq {
+		m.free = append(m.free, slot)
+	}
+	// The slot closed last is on top of the server's stack.
+	slices.SortFunc(m.free, func(a, b uint32) int { return cmp.Compare(m.closeSeq[a], m.closeSeq[b]) })
+	m.slots = slots
+	m.lost = uint32(len(m.free)) != slots
+	if m.lost {
+		// A slot was granted and never closed through closeHandle: the
+		// model cannot know where it is, so it stays off.
+		m.enabled = false
+	}
 }
 
 // appendNames parses a NAME reply and appends its entries, without "." and
