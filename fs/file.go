@@ -104,7 +104,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (_ gofs.FileHandle, fuseF
 	st := <-statDone
 	if err != nil {
 		n.fs.meta.DropAttr(p)
-		return nil, 0, toErrno(err)
+		return nil, 0, goneErrno(toErrno(err))
 	}
 	if st.err == nil && st.a.IsSymlink() {
 		// SFTP opens follow symlinks and have no O_NOFOLLOW: a symlink
@@ -134,6 +134,18 @@ func (n *Node) Open(ctx context.Context, flags uint32) (_ gofs.FileHandle, fuseF
 	return h, fuseFlags, 0
 }
 
+// goneErrno turns ENOENT at open into ESTALE. The kernel opens a name it
+// still has cached without a lookup; when the file is gone from the
+// server, ESTALE makes it look the name up again and redo the open, so
+// open with O_CREAT creates the file and a plain open fails with ENOENT,
+// as on a local file system.
+func goneErrno(errno syscall.Errno) syscall.Errno {
+	if errno == syscall.ENOENT {
+		return syscall.ESTALE
+	}
+	return errno
+}
+
 // openPrefetched opens p from content fetched ahead by siblingCache, after
 // a stat confirms it is current. ok is false when there is no such
 // content or it is stale; the caller then opens the file on the server.
@@ -145,7 +157,7 @@ func (n *Node) openPrefetched(ctx context.Context, p string, flags uint32) (_ go
 	a, err := n.fs.client.Lstat(ctx, p)
 	if err != nil {
 		n.fs.meta.DropAttr(p)
-		return nil, 0, toErrno(err), true
+		return nil, 0, goneErrno(toErrno(err)), true
 	}
 	n.fs.meta.PutAttr(p, a)
 	<-c.done
