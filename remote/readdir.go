@@ -142,25 +142,26 @@ func (e *extChannel) closeHandle(handle string) {
 	go func() { <-ch }()
 }
 
-// handleModel predicts the handles OpenSSH's sftp-server gives OPENDIR on
-// one session. The server keeps its free handle slots on a stack: a new
-// handle is the slot freed last, or a new slot after the highest. Requests
-// of one session are applied in the order they were sent, so replaying
-// the OPENDIRs and CLOSEs in send order predicts each handle. A READDIR
-// sent before the OPENDIR's reply is used only when the reply confirms
-// the prediction; when it does not, it went to a slot that was free (the
-// model can only believe a slot taken that is free, after an OPENDIR
-// failed), so it read nothing. After a wrong prediction the model waits
-// until no handle of the session is open, when the server's stack holds
-// every slot in the order of their last CLOSE, and starts again from that.
+// handleModel predicts the handles OpenSSH's sftp-server gives OPENDIR and
+// OPEN on one session. The server keeps its free handle slots on a stack:
+// a new handle is the slot freed last, or a new slot after the highest.
+// Requests of one session are applied in the order they were sent, so
+// replaying the opens and CLOSEs in send order predicts each handle. A
+// READDIR sent before the OPENDIR's reply is used only when the reply
+// confirms the prediction. When it does not, the READDIR went to a free
+// slot and read nothing: the model can only be wrong by believing a free
+// slot taken, after an open failed. After a wrong prediction the model
+// waits until no handle of the session is open, when the server's stack
+// holds every slot in the order of their last CLOSE, and starts again
+// from that.
 //
 // Every field is guarded by extChannel.mu.
 type handleModel struct {
 	enabled bool     // the server is OpenSSH's sftp-server
 	free    []uint32 // free slots, the next one last
 	slots   uint32   // slots the server has made
-	// opening counts OPENDIRs without a reply, open the handles granted
-	// and not yet closed.
+	// opening counts opens without a reply, open the handles granted and
+	// not yet closed.
 	opening, open int
 	// lost is set after a wrong prediction, until the next resync.
 	lost bool
@@ -182,7 +183,7 @@ func handleString(i uint32) string {
 	return string(binary.BigEndian.AppendUint32(nil, i))
 }
 
-// alloc records an OPENDIR about to be sent and returns the slot the
+// alloc records an OPENDIR or OPEN about to be sent and returns the slot the
 // server will grant it, and whether READDIRs for it may be sent at once.
 func (m *handleModel) alloc() (uint32, bool) {
 	m.opening++
@@ -197,7 +198,7 @@ func (m *handleModel) alloc() (uint32, bool) {
 	return slot, m.enabled && !m.lost
 }
 
-// opened records the reply to the OPENDIR whose predicted slot was pred:
+// opened records the reply to the open whose predicted slot was pred:
 // the handle granted when ok, or a failure.
 func (m *handleModel) opened(pred uint32, handle string, ok bool) {
 	m.opening--
