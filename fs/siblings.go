@@ -86,6 +86,7 @@ func (s *siblingCache) ahead(dir, name string) {
 			continue
 		}
 		started++
+		c.attr = e.Attr
 		go s.fetch(p, int64(e.Attr.Size), c)
 	}
 }
@@ -117,6 +118,11 @@ func (s *siblingCache) reserve(p string, size int64) (*content, bool) {
 	return c, true
 }
 
+// fetch reads the file into c.data. c.attr holds the attributes the
+// listing gave before the fetch began, which usable compares with the
+// server's at open: a change after the listing shows there as another
+// size or mtime, or as an mtime too close to the fetch for a same-second
+// rewrite to be ruled out.
 func (s *siblingCache) fetch(p string, size int64, c *content) {
 	s.sem <- struct{}{}
 	defer func() { <-s.sem }()
@@ -131,21 +137,11 @@ func (s *siblingCache) fetch(p string, size int64, c *content) {
 	}
 	defer func() { go file.Close(context.Background()) }()
 
-	var wg sync.WaitGroup
-	var statErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c.attr, statErr = file.Stat(ctx)
-	}()
 	n, err := file.ReadAt(ctx, c.data, 0)
-	wg.Wait()
 	switch {
 	case err != nil:
 		c.err = err
-	case statErr != nil:
-		c.err = statErr
-	case int64(n) != size || c.attr.Size != uint64(size):
+	case int64(n) != size:
 		// The file changed size since it was listed.
 		c.err = syscall.ESTALE
 	}
