@@ -135,10 +135,10 @@ func (n *Node) Open(ctx context.Context, flags uint32) (_ gofs.FileHandle, fuseF
 }
 
 // goneErrno turns ENOENT at open into ESTALE. The kernel opens a name it
-// still has cached without a lookup; when the file is gone from the
-// server, ESTALE makes it look the name up again and redo the open, so
-// open with O_CREAT creates the file and a plain open fails with ENOENT,
-// as on a local file system.
+// still has cached without a lookup. When the file is gone from the
+// server, ESTALE makes the kernel look the name up again and repeat the
+// open. Open with O_CREAT then creates the file and a plain open fails
+// with ENOENT, as on a local file system.
 func goneErrno(errno syscall.Errno) syscall.Errno {
 	if errno == syscall.ENOENT {
 		return syscall.ESTALE

@@ -118,11 +118,11 @@ func (s *siblingCache) reserve(p string, size int64) (*content, bool) {
 	return c, true
 }
 
-// fetch reads the file into c.data. c.attr holds the attributes the
-// listing gave before the fetch began, which usable compares with the
-// server's at open: a change after the listing shows there as another
-// size or mtime, or as an mtime too close to the fetch for a same-second
-// rewrite to be ruled out.
+// fetch reads the file into c.data. c.attr holds the attributes from the
+// listing, taken before the fetch began, and usable compares them with
+// the server's at open. A change after the listing shows there as another
+// size or mtime, or as an mtime too close to the fetch to rule out a
+// same-second rewrite.
 func (s *siblingCache) fetch(p string, size int64, c *content) {
 	s.sem <- struct{}{}
 	defer func() { <-s.sem }()

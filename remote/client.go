@@ -79,8 +79,8 @@ type Client struct {
 	// sends tracks requests whose transmission a caller waits for.
 	sends sendRegistry
 	// inOrder is set, once by Connect, when the server is OpenSSH's
-	// sftp-server, which applies the requests of one session one at a
-	// time in the order they arrive; other servers may run them
+	// sftp-server. It applies the requests of one session one at a time
+	// in the order they arrive, but other servers may run them
 	// concurrently.
 	inOrder bool
 

@@ -129,9 +129,9 @@ func (c *Client) Create(ctx context.Context, p string, flags int, mode uint32) (
 }
 
 // openThenStat opens p on cn and sends an lstat of p right behind the
-// OPEN, so both replies come back within one round trip and the stat sees
-// the file the open made. ok is false when the stat could not be ordered
-// after the open or failed.
+// OPEN, so both replies come back within one round trip and the stat
+// returns the attributes of the file the open made. ok is false when the
+// stat could not be ordered after the open or failed.
 func (c *Client) openThenStat(cn *conn, p string, flags int) (sf *sftp.File, a Attr, ok bool, err error) {
 	po := c.sends.expectOpen(p)
 	type result struct {
