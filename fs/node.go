@@ -230,6 +230,9 @@ func (n *Node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 	if errno := n.fs.checkOwner(a); errno != 0 {
 		return errno
 	}
+	// A file grown on the server is read to its new end by open handles
+	// once the kernel knows the size (tail -f).
+	n.growReadAhead(int64(a.Size))
 	n.fs.fillAttr(a, n.nlink(), &out.Attr)
 	out.SetTimeout(n.fs.kernelTimeout)
 	return 0

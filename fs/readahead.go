@@ -110,6 +110,11 @@ func (p *prefetcher) read(ctx context.Context, dest []byte, off int64) (data []b
 		}
 		n += copy(dest[n:], c.data[inChunk:])
 		if len(c.data) < chunkSize {
+			if end := idx*chunkSize + int64(len(c.data)); n < len(dest) && p.sizeBeyond(end) {
+				// The file grew past this chunk after it was fetched.
+				m, err := p.file.ReadAt(ctx, dest[n:], off+int64(n))
+				return nil, n + m, err
+			}
 			return nil, n, nil
 		}
 	}
@@ -272,6 +277,13 @@ func (p *prefetcher) clip(dest []byte, off int64) []byte {
 		return dest[:size-off]
 	}
 	return dest
+}
+
+// sizeBeyond reports whether the expected file size is past end.
+func (p *prefetcher) sizeBeyond(end int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.size > end
 }
 
 // grow raises the expected file size to end.
