@@ -155,6 +155,12 @@ func (e *extChannel) closeHandle(handle string) {
 // holds every slot in the order of their last CLOSE, and starts again
 // from that.
 //
+// NOTE: the guarantee rests on the slot stack of OpenSSH's sftp-server
+// (handle_new and handle_unused in sftp-server.c). A server that announced
+// limits@openssh.com but granted slots in another order could have an
+// early READDIR reach another open directory while two opens are in
+// flight.
+//
 // Every field is guarded by extChannel.mu.
 type handleModel struct {
 	enabled bool     // the server is OpenSSH's sftp-server
