@@ -350,11 +350,20 @@ func (c *Client) Chown(ctx context.Context, p string, uid, gid uint32, follow bo
 // selects utimes(2) or lutimes(3). Times outside SFTP version 3's unsigned
 // 32-bit range fail with EINVAL.
 func (c *Client) Chtimes(ctx context.Context, p string, atime, mtime time.Time, follow bool) error {
+	if err := checkTimes(p, atime, mtime); err != nil {
+		return err
+	}
+	return c.setstat(ctx, "utimens", p, !follow, setAttrs{Flags: attrFlagACModTime, Atime: uint32(atime.Unix()), Mtime: uint32(mtime.Unix())})
+}
+
+// checkTimes rejects times that SFTP's unsigned 32-bit seconds cannot
+// hold with EINVAL.
+func checkTimes(p string, atime, mtime time.Time) error {
 	a, m := atime.Unix(), mtime.Unix()
 	if a < 0 || a > 1<<32-1 || m < 0 || m > 1<<32-1 {
 		return opError("utimens", p, syscall.EINVAL, errors.New("SFTP stores times from 1970 to 2106 only"))
 	}
-	return c.setstat(ctx, "utimens", p, !follow, setAttrs{Flags: attrFlagACModTime, Atime: uint32(a), Mtime: uint32(m)})
+	return nil
 }
 
 // Truncate sets the size of p.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -170,9 +169,8 @@ func (f *File) WaitQuiet() { f.waitQuiet() }
 // the whole costs one round trip; otherwise it waits for the writes first.
 // A failed write is left for the next write, flush or sync to report.
 func (f *File) ChtimesAfterWrites(ctx context.Context, atime, mtime time.Time) error {
-	a, m := atime.Unix(), mtime.Unix()
-	if a < 0 || a > 1<<32-1 || m < 0 || m > 1<<32-1 {
-		return opError("utimens", f.currentPath(), syscall.EINVAL, errors.New("SFTP stores times from 1970 to 2106 only"))
+	if err := checkTimes(f.currentPath(), atime, mtime); err != nil {
+		return err
 	}
 	if f.c.inOrder {
 		if cn, ok := f.writesSentOn(); ok {
