@@ -229,7 +229,7 @@ func (c *Client) callOn(ctx context.Context, slot int, fn func(cn *conn, retry b
 func runUntil(ctx context.Context, deadline time.Time, fn func() error) error {
 	ctx = context.WithoutCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- fn() }()
+	requestWorkers.run(func() { done <- fn() })
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
