@@ -283,7 +283,9 @@ func (h *Handle) Write(ctx context.Context, data []byte, off int64) (_ uint32, e
 }
 
 // Flush returns once every write of the handle is acknowledged by the
-// server, with the first error among them.
+// server, with a write error that no earlier flush reported. The kernel
+// flushes at every close of a descriptor, including one inherited by a
+// forked child, so fsync keeps its own account of reported errors.
 func (h *Handle) Flush(ctx context.Context) (errno syscall.Errno) {
 	h.mu.Lock()
 	wrote := h.wrote
@@ -295,7 +297,7 @@ func (h *Handle) Flush(ctx context.Context) (errno syscall.Errno) {
 	}
 	p, _ := h.node.path()
 	defer h.node.fs.trace(ctx, "flush", p, time.Now(), &errno)
-	err := h.file.WaitWrites()
+	err := h.file.WaitWrites(callerTID(ctx))
 	// Sizes and times tracked while writing are estimates: drop them here
 	// and in the kernel, so the next stat shows the server's values.
 	h.node.changedLocally()
@@ -309,7 +311,7 @@ func (h *Handle) Fsync(ctx context.Context, flags uint32) (errno syscall.Errno) 
 	}
 	p, _ := h.node.path()
 	defer h.node.fs.trace(ctx, "fsync", p, time.Now(), &errno)
-	return toErrno(h.file.Sync(ctx))
+	return toErrno(h.file.Sync(ctx, callerTID(ctx)))
 }
 
 // Release closes the remote handle without making the caller wait: flush
@@ -332,6 +334,14 @@ func (h *Handle) Release(ctx context.Context) (errno syscall.Errno) {
 			h.node.fs.log.Warn("close failed", "path", p, "err", err)
 		}
 	}()
+	return 0
+}
+
+// callerTID returns the thread that made a FUSE request, or 0.
+func callerTID(ctx context.Context) uint32 {
+	if fc, ok := ctx.(*fuse.Context); ok {
+		return fc.Pid
+	}
 	return 0
 }
 

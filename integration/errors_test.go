@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -290,5 +291,35 @@ func TestRedialAuthFailureFailsWithEIO(t *testing.T) {
 	if left := waitForExit(m.pids, m.mnt, daemonExitTimeout); len(left) > 0 {
 		t.Errorf("the daemon is still running %v after fusermount3 -u while the server rejects logins: %s",
 			daemonExitTimeout, describeProcesses(left))
+	}
+}
+
+// TestWriteErrorSurvivesOtherClose writes more than the server's file
+// system holds in one write(2), which returns before the server's reply,
+// and lets a child process that inherited the descriptor exit before the
+// writer calls fsync. The child's close flushes the file too, and the
+// write error must still reach the writer's fsync.
+func TestWriteErrorSurvivesOtherClose(t *testing.T) {
+	requireHarness(t)
+	t.Parallel()
+	remote := scratchDir(t, "remote")
+	mountTmpfs(t, remote, 256<<10)
+	m := mountRemoteDir(t, fullServer, remote)
+	f, err := os.Create(filepath.Join(m.mnt, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// One FUSE write request: the mount's max_write is 1 MiB.
+	if _, err := f.Write(make([]byte, 1<<20)); err != nil {
+		t.Skipf("write(2) already reported the error (%v), so the case after it cannot be checked", err)
+	}
+	child := exec.Command("true")
+	child.ExtraFiles = []*os.File{f}
+	if out, err := child.CombinedOutput(); err != nil {
+		t.Fatalf("child holding the descriptor: %v: %s", err, out)
+	}
+	if err := f.Sync(); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("fsync after another process closed its copy of the descriptor: got %v, want ENOSPC", err)
 	}
 }

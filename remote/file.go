@@ -435,9 +435,9 @@ func (f *File) Stat(ctx context.Context) (Attr, error) {
 
 // Truncate sets the size of the open file.
 func (f *File) Truncate(ctx context.Context, size uint64) error {
-	if err := f.WaitWrites(); err != nil {
-		return err
-	}
+	// A write still in flight must not land after the new size; its
+	// error, if any, stays for the next write, flush or sync.
+	f.waitQuiet()
 	return f.do(ctx, "truncate", func(sf *sftp.File, _ bool) error { return sf.Truncate(int64(size)) })
 }
 
@@ -448,11 +448,12 @@ func (f *File) Chmod(ctx context.Context, mode uint32) error {
 	})
 }
 
-// Sync requests that the server flush the file to stable storage. Without the
-// fsync@openssh.com extension it returns nil: every write was already
+// Sync requests that the server flush the file to stable storage, after
+// it returned a write error that no sync of caller reported yet. Without
+// the fsync@openssh.com extension it returns nil: every write was already
 // acknowledged by the server, which is all SFTP can promise there.
-func (f *File) Sync(ctx context.Context) error {
-	if err := f.WaitWrites(); err != nil {
+func (f *File) Sync(ctx context.Context, caller uint32) error {
+	if err := f.waitWrites(reportSync, caller); err != nil {
 		return err
 	}
 	if !f.c.Capabilities().Fsync {
@@ -487,9 +488,9 @@ func (f *File) MarkUnlinked() {
 }
 
 // Close waits for every queued write, then closes the remote handle. It
-// returns the first error of those writes.
+// returns a write error that no flush has reported.
 func (f *File) Close(ctx context.Context) error {
-	werr := f.WaitWrites()
+	werr := f.WaitWrites(0)
 	f.closePeers(ctx)
 	f.mu.Lock()
 	if f.closed {

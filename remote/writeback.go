@@ -29,13 +29,55 @@ type writeBehind struct {
 	// inflight are the byte ranges sent and not yet acknowledged.
 	inflight map[*writeRange]struct{}
 	bytes    int64
-	// err is the first failed write's error, reported once by the next
-	// write, flush or sync.
-	err error
+	// err is the latest failed write's error and errSeq counts failed
+	// writes. The next write reports an error once, and so do the next
+	// flush and the next sync of each calling thread (reported), so a
+	// flush from another process's close, such as a forked child's at
+	// exec, cannot hide the error from the writer's own fsync or close.
+	err      error
+	errSeq   uint64
+	reported map[reportKey]uint64
 	// sinceFlush counts the bytes queued since the last early flush
 	// began, and flushing is set while one runs.
 	sinceFlush int64
 	flushing   bool
+}
+
+// reporter names a kind of call that reports a failed write once.
+type reporter int
+
+const (
+	reportWrite reporter = iota
+	reportFlush
+	reportSync
+)
+
+// reportKey is one account of reported write errors: a kind of call and
+// the thread that made it (0 for writes, which report to any writer).
+type reportKey struct {
+	kind   reporter
+	caller uint32
+}
+
+// maxReportKeys bounds the accounts kept; beyond it they start afresh,
+// which reports an error again rather than never.
+const maxReportKeys = 256
+
+// takeErrLocked returns the latest write error that the account of kind
+// and caller has not reported yet, and marks it reported there.
+func (w *writeBehind) takeErrLocked(kind reporter, caller uint32) error {
+	if w.errSeq == 0 {
+		return nil
+	}
+	key := reportKey{kind, caller}
+	if w.reported[key] == w.errSeq {
+		return nil
+	}
+	if w.reported == nil || len(w.reported) >= maxReportKeys {
+		w.reported = make(map[reportKey]uint64)
+	}
+	w.reported[key] = w.errSeq
+	return w.err
 }
 
 type writeRange struct {
@@ -75,8 +117,7 @@ func (f *File) WriteBehind(ctx context.Context, b []byte, off int64) (int, error
 	end := off + int64(len(b))
 
 	w.mu.Lock()
-	if err := w.err; err != nil {
-		w.err = nil
+	if err := w.takeErrLocked(reportWrite, 0); err != nil {
 		w.mu.Unlock()
 		return 0, err
 	}
@@ -113,8 +154,9 @@ func (f *File) WriteBehind(ctx context.Context, b []byte, off int64) (int, error
 		w.mu.Lock()
 		delete(w.inflight, r)
 		w.bytes -= int64(len(data))
-		if err != nil && w.err == nil {
+		if err != nil {
 			w.err = err
+			w.errSeq++
 		}
 		w.cond.Broadcast()
 		w.mu.Unlock()
@@ -123,17 +165,19 @@ func (f *File) WriteBehind(ctx context.Context, b []byte, off int64) (int, error
 }
 
 // WaitWrites blocks until every queued write is acknowledged and returns
-// the first error among them, once.
-func (f *File) WaitWrites() error {
+// the latest write error that no flush of caller has reported yet. caller
+// identifies the thread that closes the file; 0 stands for gosshfs
+// itself.
+func (f *File) WaitWrites(caller uint32) error { return f.waitWrites(reportFlush, caller) }
+
+func (f *File) waitWrites(kind reporter, caller uint32) error {
 	w := &f.wb
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for len(w.inflight) > 0 {
 		w.cond.Wait()
 	}
-	err := w.err
-	w.err = nil
-	return err
+	return w.takeErrLocked(kind, caller)
 }
 
 // Pending reports whether writes are queued and not yet acknowledged.
