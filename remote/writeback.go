@@ -31,9 +31,9 @@ type writeBehind struct {
 	bytes    int64
 	// err is the latest failed write's error and errSeq counts failed
 	// writes. The next write reports an error once, and so do the next
-	// flush and the next sync of each calling thread (reported), so a
-	// flush from another process's close, such as a forked child's at
-	// exec, cannot hide the error from the writer's own fsync or close.
+	// flush and the next sync of each calling thread (reported). A flush
+	// from another process's close, such as a forked child's at exec,
+	// thus cannot hide the error from the writer's own fsync or close.
 	err      error
 	errSeq   uint64
 	reported map[reportKey]uint64
@@ -207,11 +207,11 @@ func (f *File) WaitQuiet() { f.waitQuiet() }
 
 // ChtimesAfterWrites sets the file's access and modification times by
 // path, ordered after every write queued so far, and waits for the writes
-// and the change. On a server that applies one session's requests in
-// order, and when every queued write went to the connection of the file's
-// handle, the change is sent as soon as the writes are on their way, so
-// the whole costs one round trip; otherwise it waits for the writes first.
-// A failed write is left for the next write, flush or sync to report.
+// and the change. When the server applies one session's requests in order
+// and every queued write went to the connection of the file's handle, the
+// change is sent as soon as the writes are on their way, so the whole
+// costs one round trip. Otherwise it waits for the writes first. A failed
+// write is left for the next write, flush or sync to report.
 func (f *File) ChtimesAfterWrites(ctx context.Context, atime, mtime time.Time) error {
 	if err := checkTimes(f.currentPath(), atime, mtime); err != nil {
 		return err
