@@ -109,7 +109,7 @@ func (c *Meta[A]) PutDir(dir string, entries []Entry[A]) {
 
 // PutMadeDir records that this client just created the directory dir, so
 // it holds only what the client creates in it from now on, for the TTL.
-// LookupChild answers Unlisted for other names, which spares a lookup
+// LookupChild returns Unlisted for other names, which spares a lookup
 // round trip for each file an extraction or a copy creates. GetDir does
 // not serve such a listing: a reader asks the server, and the server's
 // listing replaces this one, so a name another client created there

@@ -18,10 +18,10 @@ import (
 // O_CREAT, mkdir, symlink, link, mknod, or the target of rename. Such a
 // call checks the name on the server itself (an exclusive create fails
 // when the name exists, and open with O_CREAT then opens it), so its
-// lookup may be answered "absent" without a round trip. The call and its
-// path are read from /proc/TID/syscall and /proc/TID/mem, which needs
-// the caller's user (or root); when they cannot be read, or the path has
-// "." or ".." components, creating reports false.
+// lookup may return ENOENT without a round trip. The call and its path
+// are read from /proc/TID/syscall and /proc/TID/mem, which needs the
+// caller's user (or root). When they cannot be read, or the path has "."
+// or ".." components, creating reports false.
 func creating(ctx context.Context, p string) bool {
 	fc, ok := ctx.(*fuse.Context)
 	if !ok || fc.Pid == 0 {

@@ -132,10 +132,10 @@ func (n *Node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (_ *
 
 	// A name missing from a cached listing may have been created on the
 	// server since, so only a negative entry of the name itself, from a
-	// lookup that reached the server, gives ENOENT without a round trip;
-	// so does a directory this mount made and has not listed since, to a
-	// call that creates the name: that call finds out on the server
-	// anyway.
+	// lookup that reached the server, gives ENOENT without a round trip.
+	// The exception is a call that creates the name in a directory this
+	// mount made and has not listed since, because the create checks the
+	// name on the server anyway.
 	a, state := n.fs.meta.GetAttr(p)
 	if state == cacheMiss {
 		switch la, ls := n.fs.meta.LookupChild(dir, name); ls {
@@ -230,8 +230,8 @@ func (n *Node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 	if errno := n.fs.checkOwner(a); errno != 0 {
 		return errno
 	}
-	// A file grown on the server is read to its new end by open handles
-	// once the kernel knows the size (tail -f).
+	// Open handles read a file grown on the server to its new end once
+	// the kernel has the new size (tail -f).
 	n.growReadAhead(int64(a.Size))
 	n.fs.fillAttr(a, n.nlink(), &out.Attr)
 	out.SetTimeout(n.fs.kernelTimeout)

@@ -46,11 +46,12 @@ func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 	// omitted atime is the one the server gave the file at create: writes
 	// leave it alone.
 	// utimensat(2) on a descriptor reaches here without the handle.
+	sole := n.soleHandle()
 	oh := h
 	if oh == nil {
-		oh = n.soleHandle()
+		oh = sole
 	}
-	ordered := oh != nil && oh.file != nil && named && !symlink && mok && onlyTimes && n.soleHandle() == oh
+	ordered := oh != nil && oh == sole && oh.file != nil && named && !symlink && mok && onlyTimes
 	if ordered && !aok {
 		if ca, ok := oh.file.CreatedAttr(); ok {
 			atime, aok = time.Unix(int64(ca.Atime), 0), true

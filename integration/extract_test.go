@@ -96,10 +96,10 @@ func futimens(fd int, ts []unix.Timespec) error {
 }
 
 // TestCreateInMadeDirectory checks the lookups in a directory made through
-// the mount and not listed since. Calls that create a name are told it is
-// absent without a round trip and then meet the server's truth in the
-// create itself; every other lookup asks the server, so a name made on the
-// server shows up at once.
+// the mount and not listed since. Calls that create a name get ENOENT from
+// their lookup without a round trip, and the create itself then checks the
+// name on the server. Every other lookup goes to the server, so a name made
+// on the server shows up at once.
 func TestCreateInMadeDirectory(t *testing.T) {
 	requireHarness(t)
 	t.Parallel()

@@ -343,40 +343,30 @@ func (e *extChannel) mkdir(path string, perm uint32) error {
 	return statusError(rep)
 }
 
-// fsyncPath opens p for reading and asks the server to write the file's
-// data to its disk (fsync@openssh.com). fsync covers every byte of the
-// file, whichever handle wrote it.
+// fsyncPath opens p for reading and requests that the server write the
+// file's data to its disk (fsync@openssh.com). fsync covers every byte of
+// the file, whichever handle wrote it.
 func (e *extChannel) fsyncPath(p string) error {
-	const fxpOpen = 3
 	const pflagRead = 1
 	body := appendString(nil, p)
 	body = binary.BigEndian.AppendUint32(body, pflagRead)
 	body = binary.BigEndian.AppendUint32(body, 0) // no attributes
+
 	e.mu.Lock()
 	pred, _ := e.handles.alloc()
-	ch, err := e.sendLocked(fxpOpen, body)
+	opened, err := e.sendLocked(fxpOpen, body)
 	e.mu.Unlock()
 	if err != nil {
 		e.fail(err)
 		return errExtClosed
 	}
-	rep := <-ch
-	var handle string
-	ok := rep.err == nil && rep.typ == fxpHandle
-	if ok {
-		handle, _, ok = takeString(rep.data)
-	}
-	e.mu.Lock()
-	e.handles.opened(pred, handle, ok)
-	e.mu.Unlock()
-	if rep.err != nil {
-		return rep.err
-	}
-	if !ok {
-		return statusError(rep)
+	handle, err := e.awaitHandle(opened, pred)
+	if err != nil {
+		return err
 	}
 	defer e.closeHandle(handle)
-	rep, err = e.request("fsync@openssh.com", appendString(nil, handle))
+
+	rep, err := e.request("fsync@openssh.com", appendString(nil, handle))
 	if err != nil {
 		return err
 	}

@@ -44,22 +44,9 @@ func (e *extChannel) readDir(p string) ([]DirEntry, error) {
 		e.fail(err)
 		return nil, errExtClosed
 	}
-	rep := <-opened
-	var handle string
-	if rep.err == nil && rep.typ == fxpHandle {
-		var ok bool
-		if handle, _, ok = takeString(rep.data); !ok {
-			rep.err = errors.New("remote: malformed HANDLE reply")
-		}
-	}
-	e.mu.Lock()
-	e.handles.opened(pred, handle, rep.err == nil && rep.typ == fxpHandle)
-	e.mu.Unlock()
-	if rep.err != nil {
-		return nil, rep.err
-	}
-	if rep.typ != fxpHandle {
-		return nil, statusError(rep)
+	handle, err := e.awaitHandle(opened, pred)
+	if err != nil {
+		return nil, err
 	}
 	defer e.closeHandle(handle)
 
@@ -92,6 +79,30 @@ func (e *extChannel) readDir(p string) ([]DirEntry, error) {
 			return out, err
 		}
 	}
+}
+
+// awaitHandle waits for the reply to an OPEN or OPENDIR whose slot the
+// handle model predicted as pred, records the outcome in the model and
+// returns the handle granted.
+func (e *extChannel) awaitHandle(opened <-chan extReply, pred uint32) (string, error) {
+	rep := <-opened
+	var handle string
+	if rep.err == nil && rep.typ == fxpHandle {
+		var ok bool
+		if handle, _, ok = takeString(rep.data); !ok {
+			rep.err = errors.New("remote: malformed HANDLE reply")
+		}
+	}
+	e.mu.Lock()
+	e.handles.opened(pred, handle, rep.err == nil && rep.typ == fxpHandle)
+	e.mu.Unlock()
+	if rep.err != nil {
+		return "", rep.err
+	}
+	if rep.typ != fxpHandle {
+		return "", statusError(rep)
+	}
+	return handle, nil
 }
 
 // collectNames appends the entries of the READDIR replies on chans to out,

@@ -8,9 +8,9 @@ const workerIdle = 10 * time.Second
 
 // workerPool runs calls on goroutines that live on after a call. A request
 // goes deep through pkg/sftp and x/crypto/ssh, and a new goroutine grows
-// its stack on every such call (about a tenth of the daemon's CPU time
-// while extracting a tree on loopback); a reused worker keeps the stack
-// it grew.
+// its stack on every such call: about a tenth of the daemon's CPU time
+// while extracting a tree on loopback (pprof). A reused worker keeps the
+// stack it grew.
 type workerPool struct {
 	tasks chan func() // unbuffered: a send succeeds only to an idle worker
 }

@@ -207,10 +207,11 @@ func (f *File) WaitQuiet() { f.waitQuiet() }
 
 // ChtimesAfterWrites sets the file's access and modification times by
 // path, ordered after every write queued so far, and waits for the writes
-// and the change. When the server applies one session's requests in order
-// and every queued write went to the connection of the file's handle, the
-// change is sent as soon as the writes are on their way, so the whole
-// costs one round trip. Otherwise it waits for the writes first. A failed
+// and the change. It sends the change as soon as the writes are on their
+// way, so the whole costs one round trip, when the server applies one
+// session's requests in order and every queued write went to the
+// connection of the file's handle. Otherwise it waits for the writes
+// first. A failed
 // write is left for the next write, flush or sync to report.
 func (f *File) ChtimesAfterWrites(ctx context.Context, atime, mtime time.Time) error {
 	if err := checkTimes(f.currentPath(), atime, mtime); err != nil {
@@ -282,10 +283,10 @@ func (f *File) currentPath() string {
 	return f.path
 }
 
-// earlyFlush asks the server to write the file's data to disk, on the
-// extension channel of the file's connection so that no write waits
-// behind it. Only OpenSSH's sftp-server is asked, and its reply is only
-// logged: durability still comes from fsync and close.
+// earlyFlush requests that the server write the file's data to disk. The
+// request goes on the extension channel of the file's connection, so no
+// write waits behind it. Only OpenSSH's sftp-server gets it, and a failure
+// is only logged, because durability still comes from fsync and close.
 func (f *File) earlyFlush() {
 	defer func() {
 		f.wb.mu.Lock()
