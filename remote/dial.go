@@ -169,10 +169,11 @@ func (e *endpoint) dialFirst(ctx context.Context) (*ssh.Client, error) {
 
 	address := net.JoinHostPort(s.hostName, strconv.Itoa(s.port))
 	netDialer := net.Dialer{Timeout: s.connectTimeout}
-	conn, err := netDialer.DialContext(ctx, "tcp", address)
+	tcpConn, err := netDialer.DialContext(ctx, "tcp", address)
 	if err != nil {
 		return nil, classifyConnectError(ctx, err, s.hostName, s.port, s.connectTimeout)
 	}
+	conn := newBatchConn(tcpConn)
 	client, err := e.handshake(ctx, conn)
 	if err != nil {
 		conn.Close()
@@ -268,6 +269,9 @@ func (e *endpoint) handshake(ctx context.Context, conn net.Conn) (*ssh.Client, e
 	if err := conn.SetDeadline(time.Time{}); err != nil {
 		sshConn.Close()
 		return nil, fmt.Errorf("remote: dial %s: %w", e.target(), err)
+	}
+	if b, ok := conn.(*batchConn); ok {
+		b.startBatching()
 	}
 	e.creds.rememberPassword(a)
 	return ssh.NewClient(sshConn, channels, requests), nil
