@@ -3,7 +3,6 @@ package fs
 import (
 	"bytes"
 	"context"
-	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -28,26 +27,44 @@ func creating(ctx context.Context, p string) bool {
 		return false
 	}
 	proc := "/proc/" + strconv.FormatUint(uint64(fc.Pid), 10)
-	b, err := os.ReadFile(proc + "/syscall")
+	// Plain system calls: os.Open would also try to register each /proc
+	// file with the poller, which costs five more calls per lookup.
+	var line [256]byte
+	n, err := readProcFile(proc+"/syscall", line[:], -1)
 	if err != nil {
 		return false
 	}
-	addr, ok := createdPathArg(string(b))
+	addr, ok := createdPathArg(string(line[:n]))
 	if !ok {
 		return false
 	}
-	mem, err := os.Open(proc + "/mem")
-	if err != nil {
-		return false
-	}
-	defer mem.Close()
 	buf := make([]byte, 4096)
-	n, _ := mem.ReadAt(buf, int64(addr))
+	n, _ = readProcFile(proc+"/mem", buf, int64(addr))
 	end := bytes.IndexByte(buf[:n], 0)
 	if end < 0 {
 		return false
 	}
 	return pathEndsWith(string(buf[:end]), p)
+}
+
+// readProcFile reads the start of the file at name into buf, or with
+// off >= 0 the bytes at off, in one read.
+func readProcFile(name string, buf []byte, off int64) (int, error) {
+	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	var n int
+	if off < 0 {
+		n, err = unix.Read(fd, buf)
+	} else {
+		n, err = unix.Pread(fd, buf, off)
+	}
+	if n < 0 {
+		n = 0
+	}
+	return n, err
 }
 
 // pathEndsWith reports whether the path a system call was given ends with
