@@ -126,7 +126,7 @@ func (n *Node) Open(ctx context.Context, flags uint32) (_ gofs.FileHandle, fuseF
 	n.addHandle(h)
 	if n.keepCache(st.a) {
 		fuseFlags |= fuse.FOPEN_KEEP_CACHE
-	} else {
+	} else if !n.kernelHas(st.a) {
 		// The kernel's attributes may be stale too: a grown file would be
 		// read only up to its old size.
 		n.NotifyContent(-1, 0)
@@ -168,7 +168,7 @@ func (n *Node) openPrefetched(ctx context.Context, p string, flags uint32) (_ go
 	n.addHandle(h)
 	if n.keepCache(a) {
 		fuseFlags |= fuse.FOPEN_KEEP_CACHE
-	} else {
+	} else if !n.kernelHas(a) {
 		n.NotifyContent(-1, 0)
 	}
 	return h, fuseFlags, 0, true
@@ -198,6 +198,9 @@ func (n *Node) markDataCached(a remote.Attr) {
 // size grows to end and the mtime becomes the local time, an estimate
 // until flush fetches the server's values.
 func (n *Node) wrote(end int64) {
+	n.mu.Lock()
+	n.kernelKnown, n.kernelExact = false, false
+	n.mu.Unlock()
 	p, ok := n.path()
 	if !ok {
 		return
@@ -221,6 +224,7 @@ func (n *Node) changedLocally() {
 	}
 	n.mu.Lock()
 	n.dataValid = false
+	n.kernelKnown, n.kernelExact = false, false
 	n.mu.Unlock()
 }
 
@@ -300,8 +304,13 @@ func (h *Handle) Flush(ctx context.Context) (errno syscall.Errno) {
 	err := h.file.WaitWrites(callerTID(ctx))
 	// Sizes and times tracked while writing are estimates: drop them here
 	// and in the kernel, so the next stat shows the server's values.
+	h.node.mu.Lock()
+	exact := h.node.kernelExact
+	h.node.mu.Unlock()
 	h.node.changedLocally()
-	h.node.NotifyContent(-1, 0)
+	if !exact {
+		h.node.NotifyContent(-1, 0)
+	}
 	return toErrno(err)
 }
 

@@ -35,6 +35,16 @@ type Node struct {
 	dataMtime    uint32
 	dataCachedAt time.Time
 	dataValid    bool
+	// kernelSize and kernelMtime are what the last lookup or getattr reply
+	// gave the kernel, while kernelKnown is set. A change made through the
+	// mount clears kernelKnown.
+	kernelSize  uint64
+	kernelMtime uint32
+	kernelKnown bool
+	// kernelExact is set while the kernel's size and mtime, from a time
+	// change ordered after the writes, are the server's values once those
+	// writes are applied; flush then need not drop them.
+	kernelExact bool
 	// dirSig is the signature of the listing the kernel's readdir cache
 	// was last filled with, and dirFilled whether it was filled at all.
 	dirSig    uint64
@@ -103,6 +113,22 @@ func (n *Node) setLast(a remote.Attr) {
 	n.mu.Unlock()
 }
 
+// gaveKernel records the size and mtime of a reply to the kernel.
+func (n *Node) gaveKernel(a remote.Attr) {
+	n.mu.Lock()
+	n.kernelSize, n.kernelMtime, n.kernelKnown = a.Size, a.Mtime, true
+	n.kernelExact = false
+	n.mu.Unlock()
+}
+
+// kernelHas reports whether the kernel was given a's size and mtime and
+// nothing changed through the mount since.
+func (n *Node) kernelHas(a remote.Attr) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.kernelKnown && n.kernelSize == a.Size && n.kernelMtime == a.Mtime
+}
+
 func (n *Node) nlink() uint32 {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -114,6 +140,7 @@ func (n *Node) entryOut(ch *gofs.Inode, a remote.Attr, out *fuse.EntryOut) {
 	nlink := uint32(1)
 	if cn, ok := ch.Operations().(*Node); ok {
 		nlink = cn.nlink()
+		cn.gaveKernel(a)
 	}
 	n.fs.fillAttr(a, nlink, &out.Attr)
 	out.SetEntryTimeout(n.fs.kernelTimeout)
@@ -233,6 +260,7 @@ func (n *Node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 	// Open handles read a file grown on the server to its new end once
 	// the kernel has the new size (tail -f).
 	n.growReadAhead(int64(a.Size))
+	n.gaveKernel(a)
 	n.fs.fillAttr(a, n.nlink(), &out.Attr)
 	out.SetTimeout(n.fs.kernelTimeout)
 	return 0

@@ -159,6 +159,11 @@ func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 			return errno
 		}
 	}
+	n.mu.Lock()
+	n.kernelKnown = false
+	// Size and mtime are exact when both were known and the mtime was set.
+	n.kernelExact = known && mok
+	n.mu.Unlock()
 	n.fs.fillAttr(a, n.nlink(), &out.Attr)
 	out.SetTimeout(n.fs.kernelTimeout)
 	return 0
