@@ -9,6 +9,11 @@ import (
 // taken yet. A writer beyond it waits, as it would on a full socket buffer.
 const batchLimit = 1 << 20
 
+// directWrite is the size from which a write that finds the connection
+// idle goes straight to the socket: copying it into the queue would cost
+// more than merging it saves.
+const directWrite = 16 << 10
+
 // batchConn merges the writes that arrive while an earlier write is in the
 // socket into one system call. x/crypto/ssh flushes every SSH packet with
 // its own write, so a burst of small SFTP requests (a file's open, stat and
@@ -64,6 +69,9 @@ func (c *batchConn) Write(p []byte) (int, error) {
 		c.mu.Unlock()
 		return 0, err
 	}
+	if len(p) >= directWrite && !c.flushing {
+		return c.writeDirect(p)
+	}
 	c.queue = append(c.queue, p...)
 	if !c.flushing {
 		c.flushing = true
@@ -71,6 +79,30 @@ func (c *batchConn) Write(p []byte) (int, error) {
 	}
 	c.mu.Unlock()
 	return len(p), nil
+}
+
+// writeDirect writes p to the socket on the caller's goroutine; c.mu is
+// held on entry and released. Writes that arrive meanwhile queue behind p
+// and are handed to the flusher afterwards.
+func (c *batchConn) writeDirect(p []byte) (int, error) {
+	c.flushing = true
+	c.mu.Unlock()
+	n, err := c.Conn.Write(p)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	if len(c.queue) > 0 && c.err == nil {
+		c.wake <- struct{}{}
+	} else {
+		c.flushing = false
+		c.drained.Broadcast()
+		if c.closed {
+			close(c.wake) // Close left it open for this write
+		}
+	}
+	return n, err
 }
 
 // flusher writes the queue each time a writer wakes it, until the

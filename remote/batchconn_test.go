@@ -49,9 +49,10 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// TestBatchConnKeepsOrder writes numbered records from one writer at a
-// time, as the SSH transport does under its lock, and checks that the
-// peer reads every record once and in order.
+// TestBatchConnKeepsOrder writes records of mixed sizes, some large
+// enough to go straight to the socket, from one writer at a time as the
+// SSH transport does under its lock, and checks that the peer reads every
+// record once and in order.
 func TestBatchConnKeepsOrder(t *testing.T) {
 	client, server := tcpPair(t)
 	bc := newBatchConn(client)
@@ -66,7 +67,11 @@ func TestBatchConnKeepsOrder(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < records; i++ {
-				rec := bytes.Repeat([]byte{byte(w)}, 1+i%300)
+				size := 1 + i%300
+				if i%7 == 0 {
+					size = directWrite + i*13
+				}
+				rec := bytes.Repeat([]byte{byte(w)}, size)
 				lock.Lock()
 				want.Write(rec)
 				if _, err := bc.Write(rec); err != nil {
