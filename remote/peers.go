@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -54,26 +55,47 @@ func (f *File) OpenPeers(ctx context.Context, n int) {
 		return
 	}
 	f.waitQuiet()
-	want, err := f.Stat(ctx)
-	if err != nil {
-		return
+	// The file's own stat and each peer's open and stat run at once, so
+	// opening peers costs two round trips however many there are.
+	var want Attr
+	var wantErr error
+	opened := make([]*File, n)
+	got := make([]Attr, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	wg.Add(n)
+	go func() {
+		defer wg.Done()
+		want, wantErr = f.Stat(ctx)
+	}()
+	for i := 1; i < n; i++ {
+		go func() {
+			defer wg.Done()
+			slot := (f.slot + i) % len(f.c.slots)
+			peer, err := f.c.openOn(ctx, slot, p, f.flags)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			opened[i] = peer
+			got[i], errs[i] = peer.Stat(ctx)
+		}()
 	}
+	wg.Wait()
 
 	var peers []*File
 	for i := 1; i < n; i++ {
-		slot := (f.slot + i) % len(f.c.slots)
-		peer, err := f.c.openOn(ctx, slot, p, f.flags)
-		if err != nil {
-			break
+		peer, err := opened[i], errs[i]
+		if peer == nil {
+			continue
 		}
-		got, err := peer.Stat(ctx)
-		if err != nil || got.Size != want.Size || got.Mtime != want.Mtime || got.Mode != want.Mode {
+		if wantErr != nil || err != nil || got[i].Size != want.Size || got[i].Mtime != want.Mtime || got[i].Mode != want.Mode {
 			peer.Close(ctx)
 			if err == nil {
 				err = errors.New("the path names another file")
 			}
 			f.c.log.Debug("peer handle not used", "path", p, "err", err)
-			break
+			continue
 		}
 		peer.locate = f.locate
 		peers = append(peers, peer)
