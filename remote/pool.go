@@ -276,23 +276,9 @@ func (c *Client) call(ctx context.Context, fn func(cn *conn, retry bool) error) 
 			return err
 		}
 
-		done := make(chan error, 1)
-		go func() { done <- fn(cn, retry) }()
-		timer := time.NewTimer(time.Until(deadline))
-		select {
-		case err = <-done:
-			timer.Stop()
-			c.noteResult(err)
-		case <-timer.C:
-			err := errors.Join(ErrNotConnected, context.DeadlineExceeded)
-			c.noteResult(err)
-			return err
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
-		}
-
-		if err == nil || !lostConn(cn, err) {
+		err = runUntil(ctx, deadline, func() error { return fn(cn, retry) })
+		c.noteResult(err)
+		if err == nil || errors.Is(err, context.DeadlineExceeded) || !lostConn(cn, err) {
 			return err
 		}
 		// The connection ended under fn: its outcome is unknown.
