@@ -33,12 +33,50 @@ type wireTap struct {
 	// left is the number of bytes of the current packet still to come;
 	// it is touched only by Write, which pkg/sftp serialises.
 	left int
+	// held is the header of a WRITE, kept back to go out with the start
+	// of its data.
+	held []byte
 }
 
+// mergeMax is the largest channel write that joins a WRITE's header with
+// the start of its data: the payload of one SSH packet on an OpenSSH
+// session channel.
+const mergeMax = 32 << 10
+
+// Write passes b to the channel. The header of a packet whose data follows
+// in the next Write is held back and sent with that data, so that a WRITE
+// request of up to mergeMax bytes takes one SSH packet instead of two.
 func (t *wireTap) Write(b []byte) (int, error) {
+	if len(t.held) > 0 {
+		return t.writeHeld(b)
+	}
+	if t.left <= 0 && len(b) >= 9 && 4+int(binary.BigEndian.Uint32(b)) > len(b) && len(b) < mergeMax {
+		t.held = append(t.held[:0], b...)
+		return len(b), nil
+	}
 	n, err := t.w.Write(b)
 	t.observe(b[:n])
 	return n, err
+}
+
+// writeHeld writes the held header together with the start of b, its
+// data, and then the rest of b.
+func (t *wireTap) writeHeld(b []byte) (int, error) {
+	header := t.held
+	k := min(len(b), mergeMax-len(header))
+	out := append(header, b[:k]...)
+	t.held = out[:0]
+	n, err := t.w.Write(out)
+	if n >= len(header) {
+		t.observe(header)
+		t.observe(b[:n-len(header)])
+	}
+	if err != nil || k == len(b) {
+		return max(n-len(header), 0), err
+	}
+	m, err := t.w.Write(b[k:])
+	t.observe(b[k : k+m])
+	return k + m, err
 }
 
 func (t *wireTap) Close() error { return t.w.Close() }

@@ -90,3 +90,63 @@ func TestWireTapReportsSentOpen(t *testing.T) {
 		t.Errorf("opens still registered: %v", reg.opens)
 	}
 }
+
+// recordingWriter keeps every write it is given.
+type recordingWriter struct{ writes [][]byte }
+
+func (w *recordingWriter) Write(b []byte) (int, error) {
+	w.writes = append(w.writes, append([]byte(nil), b...))
+	return len(b), nil
+}
+func (w *recordingWriter) Close() error { return nil }
+
+// TestWireTapMergesWriteHeader checks that a WRITE's header goes to the
+// channel in one write with the start of its data, that data beyond
+// mergeMax follows in a second write, that a packet without data passes
+// at once, and that the channel sees the same bytes in the same order.
+func TestWireTapMergesWriteHeader(t *testing.T) {
+	var reg sendRegistry
+	rec := &recordingWriter{}
+	tap := &wireTap{w: rec, reg: &reg, cn: &conn{}}
+
+	var want []byte
+	send := func(payload int) {
+		fields := appendString(nil, "handle")
+		fields = binary.BigEndian.AppendUint64(fields, 0)
+		fields = binary.BigEndian.AppendUint32(fields, uint32(payload))
+		header := packetHeader(fxpWrite, fields, payload)
+		data := make([]byte, payload)
+		for i := range data {
+			data[i] = byte(i * 7)
+		}
+		want = append(append(want, header...), data...)
+		if n, err := tap.Write(header); n != len(header) || err != nil {
+			t.Fatalf("header write: %d, %v", n, err)
+		}
+		if n, err := tap.Write(data); n != len(data) || err != nil {
+			t.Fatalf("data write: %d, %v", n, err)
+		}
+	}
+	send(100)
+	if len(rec.writes) != 1 {
+		t.Fatalf("a 100-byte WRITE took %d channel writes, want 1", len(rec.writes))
+	}
+	send(100 << 10)
+	if len(rec.writes) != 3 || len(rec.writes[1]) != mergeMax {
+		t.Fatalf("a 100 KiB WRITE took %d channel writes (first %d bytes), want 2 with the first %d bytes",
+			len(rec.writes)-1, len(rec.writes[1]), mergeMax)
+	}
+	stat := packetHeader(7, appendString(nil, "/a/path"), 0)
+	want = append(want, stat...)
+	tap.Write(stat)
+	if len(rec.writes) != 4 {
+		t.Fatalf("a packet without data was held back")
+	}
+	var got []byte
+	for _, w := range rec.writes {
+		got = append(got, w...)
+	}
+	if string(got) != string(want) {
+		t.Fatal("the channel received other bytes than were written")
+	}
+}
