@@ -115,8 +115,14 @@ func (cn *conn) close() {
 	cn.ssh.Close()
 }
 
-// Connect dials the first connection and opens its SFTP session. The other
-// connections of the pool are dialed in the background.
+// poolWait bounds how long Connect waits for the pool's other connections.
+const poolWait = 5 * time.Second
+
+// Connect dials the first connection and opens its SFTP session, then
+// dials the other connections of the pool and waits up to poolWait for
+// their first attempts. A program that starts right after the mount then
+// does not share the CPU with the set-up of the rest of the pool. A slot
+// whose attempt fails or takes longer keeps trying in the background.
 func Connect(ctx context.Context, d *Dialer, o ClientOptions) (*Client, error) {
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns
@@ -148,7 +154,29 @@ func Connect(ctx context.Context, d *Dialer, o ClientOptions) (*Client, error) {
 	for _, s := range c.slots[1:] {
 		go s.maintain()
 	}
+	c.awaitSlots(ctx, poolWait)
 	return c, nil
+}
+
+// awaitSlots waits until every slot has connected or failed an attempt,
+// ctx ends, or limit has passed.
+func (c *Client) awaitSlots(ctx context.Context, limit time.Duration) {
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	for _, s := range c.slots[1:] {
+		cn, ready, failed, lastErr := s.current()
+		if cn != nil || lastErr != nil {
+			continue
+		}
+		select {
+		case <-ready:
+		case <-failed:
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // dial opens one SSH connection with both SFTP sessions.
