@@ -41,9 +41,9 @@ type Node struct {
 	kernelSize  uint64
 	kernelMtime uint32
 	kernelKnown bool
-	// kernelExact is set while the kernel's size and mtime, from a time
-	// change ordered after the writes, are the server's values once those
-	// writes are applied; flush then need not drop them.
+	// kernelExact is set while the kernel's size and mtime came from a time
+	// change ordered after the writes. They are then the server's values
+	// once those writes are applied, so flush need not drop them.
 	kernelExact bool
 	// dirSig is the signature of the listing the kernel's readdir cache
 	// was last filled with, and dirFilled whether it was filled at all.

@@ -16,9 +16,9 @@ const directWrite = 16 << 10
 
 // batchConn merges the writes that arrive while an earlier write is in the
 // socket into one system call. x/crypto/ssh flushes every SSH packet with
-// its own write, so a burst of small SFTP requests (a file's open, stat and
-// writes, or the replies to many concurrent readers) costs one system call
-// per packet on the client and one read per packet on the server. Once
+// its own write. A burst of small SFTP requests, such as a new file's open
+// and stat or the reads of many readers, would otherwise cost one system
+// call per packet on the client and one read per packet on the server. Once
 // batching starts, Write only queues the bytes; a flusher goroutine writes
 // what has queued, and a socket error is returned by the next Write. Until
 // then, during the SSH handshake, writes go straight to the socket, so the

@@ -276,9 +276,7 @@ const pickSpill = 4
 // flight, and the least busy one when all have that many. A serial
 // workload thus stays on one connection, whose requests reach the server
 // together and wake one sshd and sftp-server instead of one per
-// connection, and concurrent requests spread over the pool. On loopback
-// this made extracting, reading and removing a tree 3 to 8% faster than
-// taking the slots in turn.
+// connection, and concurrent requests spread over the pool.
 func (c *Client) pick() int {
 	best, bestLoad := -1, int32(math.MaxInt32)
 	for i, s := range c.slots {
