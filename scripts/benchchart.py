@@ -6,8 +6,10 @@ Usage: benchchart.py RESULTS.tsv [RESULTS.tsv...] > chart.svg
 Each input line is "label<TAB>delay<TAB>metric<TAB>value<TAB>unit", as the
 benchmark harness writes them. For every metric and delay the ratio is
 gosshfs over sshfs for rates (MB/s, IOPS) and sshfs over gosshfs for times
-(s), so a bar longer than 1 means gosshfs is faster.
+(s), so a bar longer than 1 means gosshfs is faster. A metric measured in
+several rounds is charted with its median.
 """
+import statistics
 import sys
 
 METRICS = ["seqread", "seqwrite", "randread", "ls_cold", "ls_warm", "find",
@@ -24,11 +26,13 @@ def load(paths):
                     continue
                 label, delay, metric, value, unit = parts
                 try:
-                    values[(label, delay, metric)] = float(value)
+                    values.setdefault((label, delay, metric), []).append(float(value))
                 except ValueError:
                     continue
                 units[metric] = unit
-    return values, units
+    # Several rounds of one comparison give several values: keep the median,
+    # as the comparison's own table does.
+    return {key: statistics.median(v) for key, v in values.items()}, units
 
 
 def ratios(values, units, delay):
