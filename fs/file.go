@@ -62,6 +62,8 @@ func newHandle(n *Node, f *remote.File, flags uint32, size uint64) *Handle {
 	h := &Handle{node: n, file: f, flags: flags}
 	if flags&syscall.O_ACCMODE != syscall.O_WRONLY {
 		h.prefetch = newPrefetcher(f, n.fs.readAhead, int64(size), n.fs.client.PoolSize())
+		h.prefetch.around = n
+		h.prefetch.policy = n.fs.around
 	}
 	f.SetLocator(n.path)
 	return h

@@ -35,6 +35,7 @@ type filesystem struct {
 
 	nextIno   atomic.Uint64
 	readAhead *budget
+	around    *aroundPolicy
 	lister    *lister
 	siblings  *siblingCache
 }
@@ -74,6 +75,7 @@ func NewMount(mountpoint string, client *remote.Client, o Options) (*Mount, erro
 		localUID:      uint32(os.Getuid()),
 		localGID:      uint32(os.Getgid()),
 		readAhead:     &budget{left: readAheadBudget},
+		around:        newAroundPolicy(client.RTT()),
 	}
 	fsys.nextIno.Store(1)
 	if uid, gid, err := client.RemoteIDs(context.Background()); err == nil {

@@ -45,6 +45,13 @@ type Node struct {
 	// change ordered after the writes. They are then the server's values
 	// once those writes are applied, so flush need not drop them.
 	kernelExact bool
+	// pageGen changes whenever bytes stored in the kernel's page cache
+	// from an earlier read could be stale: at each open and each size
+	// change. storing counts the stores in progress, and storesDone is
+	// signalled when it drops to zero.
+	pageGen    uint64
+	storing    int
+	storesDone sync.Cond
 	// dirSig is the signature of the listing the kernel's readdir cache
 	// was last filled with, and dirFilled whether it was filled at all.
 	dirSig    uint64
@@ -279,12 +286,66 @@ func (n *Node) anyHandle() *Handle {
 	return nil
 }
 
+// addHandle records an open handle. It also ends the page cache stores of
+// reads made before this open: the open may have found the file changed,
+// and a writable handle lets the kernel change cached pages itself.
 func (n *Node) addHandle(h *Handle) {
 	n.mu.Lock()
 	if n.handles == nil {
 		n.handles = make(map[*Handle]struct{})
 	}
 	n.handles[h] = struct{}{}
+	n.stopStoresLocked()
+	n.mu.Unlock()
+}
+
+// stopStoresLocked makes stores of earlier reads skip and waits for those
+// in progress. n.mu is held.
+func (n *Node) stopStoresLocked() {
+	n.pageGen++
+	if n.storesDone.L == nil {
+		n.storesDone.L = &n.mu
+	}
+	for n.storing > 0 {
+		n.storesDone.Wait()
+	}
+}
+
+func (n *Node) storeGen() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.pageGen
+}
+
+// storeAround puts data, read from the server at off, into the kernel's
+// page cache, unless an open or a size change came after gen was taken or
+// a handle open for writing exists. The kernel could otherwise hold bytes
+// older than the server's or than a local write.
+func (n *Node) storeAround(gen uint64, off int64, data []byte) {
+	n.mu.Lock()
+	if n.pageGen != gen {
+		n.mu.Unlock()
+		return
+	}
+	for h := range n.handles {
+		if h.flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+			n.mu.Unlock()
+			return
+		}
+	}
+	n.storing++
+	n.mu.Unlock()
+
+	if errno := n.WriteCache(off, data); errno != 0 {
+		p, _ := n.path()
+		n.fs.log.Debug("page cache store failed", "path", p, "offset", off, "bytes", len(data), "errno", errno)
+	}
+
+	n.mu.Lock()
+	n.storing--
+	if n.storing == 0 && n.storesDone.L != nil {
+		n.storesDone.Broadcast()
+	}
 	n.mu.Unlock()
 }
 

@@ -3,6 +3,8 @@ package fs
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/gosshfs/gosshfs/cache"
 	"github.com/gosshfs/gosshfs/remote"
@@ -20,6 +22,67 @@ const (
 // readAheadBudget bounds the bytes of read-ahead chunks held by all handles
 // of a mount together.
 const readAheadBudget = 48 << 20
+
+// Random reads fetch an aligned block of aroundBlockFast bytes around
+// them, or of aroundBlockSlow bytes when the round trip is aroundSlowRTT
+// or more, where a round trip costs far more than the bytes. Only files of
+// at least aroundMinBlocks blocks are read this way.
+const (
+	aroundBlockFast = 64 << 10
+	aroundBlockSlow = 256 << 10
+	aroundBlockMin  = 16 << 10
+	aroundSlowRTT   = 2 * time.Millisecond
+	aroundMinBlocks = 4
+)
+
+// aroundPolicy holds the block size of reads around random reads for one
+// mount. A block read that takes longer than 5/4 of the round trip plus
+// 1 ms shows that the link's bandwidth, not its latency, sets the cost of
+// the extra bytes. After aroundSlowReads such reads in a row the block
+// halves, down to aroundBlockMin, so that on a slow link a read far from
+// the others costs little more than reading only its own bytes. After
+// aroundFastReads fast reads in a row it doubles again, up to its start.
+type aroundPolicy struct {
+	rtt   time.Duration
+	max   int64
+	block atomic.Int64
+
+	mu         sync.Mutex // guards slow and fast
+	slow, fast int
+}
+
+const (
+	aroundSlowReads = 4
+	aroundFastReads = 32
+)
+
+func newAroundPolicy(rtt time.Duration) *aroundPolicy {
+	a := &aroundPolicy{rtt: rtt, max: aroundBlockFast}
+	if rtt >= aroundSlowRTT {
+		a.max = aroundBlockSlow
+	}
+	a.block.Store(a.max)
+	return a
+}
+
+// observe records that reading a block of size bytes took elapsed.
+func (a *aroundPolicy) observe(size int64, elapsed time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if elapsed > a.rtt*5/4+time.Millisecond {
+		a.slow, a.fast = a.slow+1, 0
+		if a.slow >= aroundSlowReads && size/2 >= aroundBlockMin {
+			a.block.CompareAndSwap(size, size/2)
+			a.slow = 0
+		}
+		return
+	}
+	a.slow, a.fast = 0, a.fast+1
+	if a.fast >= aroundFastReads && size*2 <= a.max {
+		a.block.CompareAndSwap(size, size*2)
+		a.fast = 0
+	}
+}
 
 // peerWindow is the read-ahead window from which chunks are fetched over
 // several connections, and peerChunks how many consecutive chunks one
@@ -52,6 +115,19 @@ type prefetcher struct {
 	size int64
 	// poolSize is the number of connections to spread chunks over.
 	poolSize int
+
+	// around, when set, takes the bytes read around a random read for
+	// the kernel's page cache, and policy sets the block such a read
+	// fetches.
+	around aroundStore
+	policy *aroundPolicy
+}
+
+// aroundStore puts bytes read from the server into the kernel's page cache
+// of the file, unless the file may have changed since storeGen was taken.
+type aroundStore interface {
+	storeGen() uint64
+	storeAround(gen uint64, off int64, data []byte)
 }
 
 func newPrefetcher(file *remote.File, b *budget, size int64, poolSize int) *prefetcher {
@@ -72,6 +148,9 @@ func newPrefetcher(file *remote.File, b *budget, size int64, poolSize int) *pref
 func (p *prefetcher) read(ctx context.Context, dest []byte, off int64) (data []byte, n int, err error) {
 	window := p.detect.Observe(off, int64(len(dest)))
 	if window == 0 && !p.covered(off) {
+		if n, err, ok := p.readAround(ctx, dest, off); ok {
+			return nil, n, err
+		}
 		n, err := p.file.ReadAt(ctx, p.clip(dest, off), off)
 		return nil, n, err
 	}
@@ -120,6 +199,54 @@ func (p *prefetcher) read(ctx context.Context, dest []byte, off int64) (data []b
 	}
 	p.release(off / chunkSize)
 	return nil, n, nil
+}
+
+// readAround serves a random read by fetching the whole aligned block
+// around it in one request. The kernel gets the bytes it asked for as the
+// reply and the rest of the block through its page cache, so later reads
+// of the block need no request. A program that reads a large file at
+// random (a database, a git pack) thus finds more of it cached the longer
+// it runs. ok is false when the read does not fit in one block of a large
+// enough file; the caller then reads just dest.
+func (p *prefetcher) readAround(ctx context.Context, dest []byte, off int64) (n int, err error, ok bool) {
+	if p.around == nil || p.policy == nil {
+		return 0, nil, false
+	}
+	block := p.policy.block.Load()
+	p.mu.Lock()
+	size := p.size
+	p.mu.Unlock()
+	start := off - off%block
+	end := min(start+block, size)
+	if size < aroundMinBlocks*block || off+int64(len(dest)) > end {
+		return 0, nil, false
+	}
+
+	gen := p.around.storeGen()
+	buf := make([]byte, end-start)
+	began := time.Now()
+	m, err := readSplit(p.file, buf, start)
+	if err != nil {
+		return 0, err, true
+	}
+	if end-start == block {
+		p.policy.observe(block, time.Since(began))
+	}
+	buf = buf[:m]
+	if off-start >= int64(m) {
+		return 0, nil, true
+	}
+	n = copy(dest, buf[off-start:])
+	before, after := buf[:off-start], buf[off-start+int64(n):]
+	go func() {
+		if len(before) > 0 {
+			p.around.storeAround(gen, start, before)
+		}
+		if len(after) > 0 {
+			p.around.storeAround(gen, off+int64(n), after)
+		}
+	}()
+	return n, nil, true
 }
 
 // within returns the bytes of [off, off+size) straight from their chunk

@@ -75,6 +75,14 @@ func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 	// Without lsetstat a symlink's owner and times stay as they are.
 	skipped := symlink && !n.fs.client.Capabilities().Lsetstat
 
+	if sizeSet {
+		// Pages stored from earlier reads must not land after the kernel
+		// cuts its cache to the new size.
+		n.mu.Lock()
+		n.stopStoresLocked()
+		n.mu.Unlock()
+	}
+
 	// base becomes the attributes after the change when every changed
 	// field is known, which saves a stat round trip.
 	base, state := remote.Attr{}, cacheMiss
