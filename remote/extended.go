@@ -160,7 +160,12 @@ func (e *extChannel) has(name string) bool {
 func (e *extChannel) request(name string, payload []byte) (extReply, error) {
 	body := appendString(make([]byte, 0, 4+len(name)+len(payload)), name)
 	body = append(body, payload...)
-	ch, err := e.send(fxpExtended, body)
+	return e.call(fxpExtended, body)
+}
+
+// call sends one request of type typ and waits for its reply.
+func (e *extChannel) call(typ byte, body []byte) (extReply, error) {
+	ch, err := e.send(typ, body)
 	if err != nil {
 		return extReply{}, err
 	}
@@ -317,13 +322,9 @@ func (e *extChannel) limits() (maxPacket, maxRead, maxWrite, maxHandles uint64, 
 // setstatFollow sends a plain SETSTAT with several attributes at once.
 func (e *extChannel) setstatFollow(path string, a setAttrs) error {
 	const fxpSetstat = 9
-	ch, err := e.send(fxpSetstat, a.marshal(appendString(nil, path)))
+	rep, err := e.call(fxpSetstat, a.marshal(appendString(nil, path)))
 	if err != nil {
 		return err
-	}
-	rep := <-ch
-	if rep.err != nil {
-		return rep.err
 	}
 	return statusError(rep)
 }
@@ -332,13 +333,9 @@ func (e *extChannel) setstatFollow(path string, a setAttrs) error {
 // passes to mkdir(2), so its umask applies to them.
 func (e *extChannel) mkdir(path string, perm uint32) error {
 	const fxpMkdir = 14
-	ch, err := e.send(fxpMkdir, setAttrs{Flags: attrFlagPermissions, Perm: perm}.marshal(appendString(nil, path)))
+	rep, err := e.call(fxpMkdir, setAttrs{Flags: attrFlagPermissions, Perm: perm}.marshal(appendString(nil, path)))
 	if err != nil {
 		return err
-	}
-	rep := <-ch
-	if rep.err != nil {
-		return rep.err
 	}
 	return statusError(rep)
 }
