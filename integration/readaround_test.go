@@ -20,9 +20,23 @@ func randomContent(size int, seed uint64) []byte {
 	return b
 }
 
+// mountWithRandomFile mounts a new server directory that holds name with
+// readAroundSize pseudo-random bytes from seed. It returns the mount and
+// the file's bytes.
+func mountWithRandomFile(t *testing.T, name string, seed uint64) (*mountedFS, []byte) {
+	t.Helper()
+	remote := scratchDir(t, "remote")
+	m := mountRemoteDir(t, fullServer, remote)
+	content := randomContent(readAroundSize, seed)
+	if err := os.WriteFile(filepath.Join(remote, name), content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return m, content
+}
+
 // preadAll reads every 4 KiB page of f in a random order and reports the
 // first page that differs from want.
-func preadAll(t *testing.T, f *os.File, want []byte, seed uint64, what string) {
+func preadAll(t *testing.T, f *os.File, want []byte, seed uint64, label string) {
 	t.Helper()
 	pages := len(want) / 4096
 	order := rand.New(rand.NewPCG(seed, seed)).Perm(pages)
@@ -31,10 +45,10 @@ func preadAll(t *testing.T, f *os.File, want []byte, seed uint64, what string) {
 		off := int64(page) * 4096
 		n, err := f.ReadAt(buf, off)
 		if err != nil || n != len(buf) {
-			t.Fatalf("%s: read of 4096 bytes at %d returned %d, %v", what, off, n, err)
+			t.Fatalf("%s: read of 4096 bytes at %d returned %d, %v", label, off, n, err)
 		}
 		if !bytes.Equal(buf, want[off:off+4096]) {
-			t.Fatalf("%s: the 4096 bytes at %d differ from the server's", what, off)
+			t.Fatalf("%s: the 4096 bytes at %d differ from the server's", label, off)
 		}
 	}
 }
@@ -46,14 +60,8 @@ func preadAll(t *testing.T, f *os.File, want []byte, seed uint64, what string) {
 func TestReadAroundMatchesServer(t *testing.T) {
 	requireHarness(t)
 	t.Parallel()
-	remote := scratchDir(t, "remote")
-	m := mountRemoteDir(t, fullServer, remote)
 	name := "random.bin"
-
-	first := randomContent(readAroundSize, 5)
-	if err := os.WriteFile(filepath.Join(remote, name), first, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	m, first := mountWithRandomFile(t, name, 5)
 	f, err := os.Open(filepath.Join(m.mnt, name))
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +72,7 @@ func TestReadAroundMatchesServer(t *testing.T) {
 	// Another size and an mtime two seconds later make the change visible
 	// to the check at open.
 	second := randomContent(readAroundSize+4096, 6)
-	path := filepath.Join(remote, name)
+	path := filepath.Join(m.remote, name)
 	if err := os.WriteFile(path, second, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -87,14 +95,8 @@ func TestReadAroundMatchesServer(t *testing.T) {
 func TestReadAroundYieldsToWriter(t *testing.T) {
 	requireHarness(t)
 	t.Parallel()
-	remote := scratchDir(t, "remote")
-	m := mountRemoteDir(t, fullServer, remote)
 	name := "shared.bin"
-
-	want := randomContent(readAroundSize, 7)
-	if err := os.WriteFile(filepath.Join(remote, name), want, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	m, want := mountWithRandomFile(t, name, 7)
 	r, err := os.Open(filepath.Join(m.mnt, name))
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +129,7 @@ func TestReadAroundYieldsToWriter(t *testing.T) {
 	}
 	preadAll(t, r, want, 4, "after a local write")
 
-	got, err := os.ReadFile(filepath.Join(remote, name))
+	got, err := os.ReadFile(filepath.Join(m.remote, name))
 	if err != nil {
 		t.Fatal(err)
 	}

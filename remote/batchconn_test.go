@@ -50,9 +50,9 @@ func (c *countingConn) Write(p []byte) (int, error) {
 }
 
 // TestBatchConnKeepsOrder writes records of mixed sizes, some large
-// enough to go straight to the socket, from one writer at a time as the
-// SSH transport does under its lock, and checks that the peer reads every
-// record once and in order.
+// enough to go straight to the socket. One writer writes at a time, as the
+// SSH transport does under its lock. The peer must read every record once
+// and in order.
 func TestBatchConnKeepsOrder(t *testing.T) {
 	client, server := tcpPair(t)
 	bc := newBatchConn(client)
@@ -184,7 +184,7 @@ func TestBatchConnCloseWakesWriters(t *testing.T) {
 	client, _ := tcpPair(t)
 	bc := newBatchConn(client)
 	bc.startBatching()
-	// Nobody reads the peer, so the socket buffer fills and then the queue.
+	// The peer never reads, so the socket buffer fills and then the queue.
 	done := make(chan error, 1)
 	go func() {
 		for {

@@ -33,9 +33,9 @@ type wireTap struct {
 	// left is the number of bytes of the current packet still to come;
 	// it is touched only by Write, which pkg/sftp serialises.
 	left int
-	// held is the header of a WRITE, kept back to go out with the start
-	// of its data.
-	held []byte
+	// heldHeader is the header of a WRITE, kept back to go out with the
+	// start of its data.
+	heldHeader []byte
 }
 
 // mergeMax is the largest channel write that joins a WRITE's header with
@@ -47,11 +47,11 @@ const mergeMax = 32 << 10
 // in the next Write is held back and sent with that data, so that a WRITE
 // request of up to mergeMax bytes takes one SSH packet instead of two.
 func (t *wireTap) Write(b []byte) (int, error) {
-	if len(t.held) > 0 {
+	if len(t.heldHeader) > 0 {
 		return t.writeHeld(b)
 	}
 	if t.left <= 0 && len(b) >= 9 && 4+int(binary.BigEndian.Uint32(b)) > len(b) && len(b) < mergeMax {
-		t.held = append(t.held[:0], b...)
+		t.heldHeader = append(t.heldHeader[:0], b...)
 		return len(b), nil
 	}
 	n, err := t.w.Write(b)
@@ -62,10 +62,10 @@ func (t *wireTap) Write(b []byte) (int, error) {
 // writeHeld writes the held header together with the start of b, its
 // data, and then the rest of b.
 func (t *wireTap) writeHeld(b []byte) (int, error) {
-	header := t.held
+	header := t.heldHeader
 	k := min(len(b), mergeMax-len(header))
 	out := append(header, b[:k]...)
-	t.held = out[:0]
+	t.heldHeader = out[:0]
 	n, err := t.w.Write(out)
 	if n >= len(header) {
 		t.observe(header)

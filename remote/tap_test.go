@@ -101,9 +101,9 @@ func (w *recordingWriter) Write(b []byte) (int, error) {
 func (w *recordingWriter) Close() error { return nil }
 
 // TestWireTapMergesWriteHeader checks that a WRITE's header goes to the
-// channel in one write with the start of its data, that data beyond
-// mergeMax follows in a second write, that a packet without data passes
-// at once, and that the channel sees the same bytes in the same order.
+// channel in one write with the start of its data, and that data beyond
+// mergeMax follows in a second write. A packet without data must pass at
+// once, and the channel must receive the same bytes in the same order.
 func TestWireTapMergesWriteHeader(t *testing.T) {
 	var reg sendRegistry
 	rec := &recordingWriter{}
